@@ -1,0 +1,32 @@
+//! Options the CLI passes through the environment (read once at start-up, without allocating).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+static SAMPLE_RATE: AtomicU64 = AtomicU64::new(0);
+static INTERVAL_MS: AtomicU64 = AtomicU64::new(1000);
+
+fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
+    // SAFETY: getenv does not allocate; the string is NUL-terminated.
+    let p = unsafe { libc::getenv(name.as_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: as above.
+    let s = unsafe { core::ffi::CStr::from_ptr(p) };
+    s.to_str().ok()?.trim().parse().ok()
+}
+
+/// Reads `LEAKSCOPE_SAMPLE_RATE` and `LEAKSCOPE_INTERVAL_MS`.
+pub fn load() {
+    if let Some(v) = env_u64(c"LEAKSCOPE_SAMPLE_RATE") {
+        SAMPLE_RATE.store(v, Ordering::Relaxed);
+    }
+    if let Some(v) = env_u64(c"LEAKSCOPE_INTERVAL_MS") {
+        INTERVAL_MS.store(v.max(1), Ordering::Relaxed);
+    }
+}
+
+/// Bytes between sampled stacks; 0 = every allocation.
+pub fn sample_rate() -> u64 {
+    SAMPLE_RATE.load(Ordering::Relaxed)
+}

@@ -1,0 +1,287 @@
+//! Every way a process image can end, and fork: each path records the exit status and where the exiting
+//! thread's live stack begins, then triggers the final report exactly once.
+//!
+//! - return from `main`: `__libc_start_main` is interposed to call `main` through a trampoline that notes
+//!   the return value and its own stack pointer (main's frame is dead after it returns);
+//! - `exit()`: interposed to note the status and the caller's stack pointer, then glibc's exit runs the
+//!   program's atexit handlers and destructors;
+//! - the report itself runs from an atexit handler registered before any of the program's, so it runs after
+//!   all of them and after `_dl_fini` (library destructors), the latest point that still sees the process;
+//! - `_exit`/`_Exit`: interposed, report immediately;
+//! - fatal signals: a handler (only where the disposition was the default) reports, then re-raises;
+//! - `fork`: atfork handlers keep the agent's locks consistent; the child starts its own report.
+
+use crate::report::{final_report, ExitPoint};
+use crate::state::{self, STATE};
+use crate::{live, stacks, writer};
+use core::ffi::{c_char, c_int, c_void};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use leakscope_trace::{ExitStatus, Origin};
+
+const NO_STATUS: i64 = i64::MIN;
+static EXIT_CODE: AtomicI64 = AtomicI64::new(NO_STATUS);
+static FLOOR_SP: AtomicUsize = AtomicUsize::new(0);
+static LATE_INIT: AtomicBool = AtomicBool::new(false);
+
+type MainFn = extern "C" fn(c_int, *mut *mut c_char, *mut *mut c_char) -> c_int;
+static REAL_MAIN: AtomicUsize = AtomicUsize::new(0);
+
+#[inline(always)]
+fn current_sp() -> usize {
+    let sp: usize;
+    // SAFETY: reads rsp only.
+    unsafe {
+        core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
+    };
+    sp
+}
+
+unsafe fn next_symbol(name: &core::ffi::CStr) -> *mut c_void {
+    libc::dlsym(libc::RTLD_NEXT, name.as_ptr())
+}
+
+extern "C" fn main_trampoline(
+    argc: c_int,
+    argv: *mut *mut c_char,
+    envp: *mut *mut c_char,
+) -> c_int {
+    // SAFETY: REAL_MAIN was set from the program's own main pointer just before.
+    let main: MainFn = unsafe { core::mem::transmute(REAL_MAIN.load(Ordering::Relaxed)) };
+    let r = main(argc, argv, envp);
+    note_exit(r, current_sp());
+    r
+}
+
+fn note_exit(code: c_int, sp: usize) {
+    if EXIT_CODE
+        .compare_exchange(NO_STATUS, code as i64, Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok()
+    {
+        FLOOR_SP.store(sp, Ordering::Release);
+    }
+}
+
+type StartMain = unsafe extern "C" fn(
+    MainFn,
+    c_int,
+    *mut *mut c_char,
+    *mut c_void,
+    *mut c_void,
+    *mut c_void,
+    *mut c_void,
+) -> c_int;
+
+#[no_mangle]
+pub unsafe extern "C" fn __libc_start_main(
+    main: MainFn,
+    argc: c_int,
+    argv: *mut *mut c_char,
+    init: *mut c_void,
+    fini: *mut c_void,
+    rtld_fini: *mut c_void,
+    stack_end: *mut c_void,
+) -> c_int {
+    let real = next_symbol(c"__libc_start_main");
+    if real.is_null() {
+        libc::abort();
+    }
+    let real: StartMain = core::mem::transmute(real);
+    late_init();
+    if STATE.load(Ordering::Acquire) != state::ACTIVE {
+        return real(main, argc, argv, init, fini, rtld_fini, stack_end);
+    }
+    REAL_MAIN.store(main as usize, Ordering::Relaxed);
+    real(
+        main_trampoline,
+        argc,
+        argv,
+        init,
+        fini,
+        rtld_fini,
+        stack_end,
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn exit(status: c_int) -> ! {
+    note_exit(status, current_sp());
+    let real = next_symbol(c"exit");
+    if real.is_null() {
+        libc::syscall(libc::SYS_exit_group, status);
+    }
+    let real: extern "C" fn(c_int) -> ! = core::mem::transmute(real);
+    real(status)
+}
+
+fn exit_now(status: c_int) -> ! {
+    final_report(ExitPoint {
+        status: ExitStatus::Code(status),
+        floor_sp: current_sp(),
+        regs: None,
+        freeres: true,
+    });
+    // glibc's _exit is exit_group; calling it by name would land back here.
+    loop {
+        // SAFETY: terminates the process.
+        unsafe { libc::syscall(libc::SYS_exit_group, status) };
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn _exit(status: c_int) -> ! {
+    exit_now(status)
+}
+
+#[no_mangle]
+pub extern "C" fn _Exit(status: c_int) -> ! {
+    exit_now(status)
+}
+
+/// Runs after every other atexit handler and destructor (it was registered before them).
+extern "C" fn at_exit(_: *mut c_void) {
+    let code = EXIT_CODE.load(Ordering::Acquire);
+    let status = if code == NO_STATUS {
+        ExitStatus::Unknown
+    } else {
+        ExitStatus::Code(code as i32)
+    };
+    let floor = match FLOOR_SP.load(Ordering::Acquire) {
+        0 => current_sp(),
+        sp => sp,
+    };
+    final_report(ExitPoint {
+        status,
+        floor_sp: floor,
+        regs: None,
+        freeres: true,
+    });
+}
+
+extern "C" {
+    fn __cxa_atexit(f: extern "C" fn(*mut c_void), arg: *mut c_void, dso: *mut c_void) -> c_int;
+}
+
+/// Registers the exit hook; called from the lazy start, before the program's own registrations.
+pub fn register_at_exit() {
+    // SAFETY: a static function with a null argument, not tied to any DSO.
+    unsafe { __cxa_atexit(at_exit, core::ptr::null_mut(), core::ptr::null_mut()) };
+}
+
+/// Signals whose default action kills the process.
+const FATAL: [c_int; 17] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGABRT,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGUSR1,
+    libc::SIGSEGV,
+    libc::SIGUSR2,
+    libc::SIGPIPE,
+    libc::SIGALRM,
+    libc::SIGTERM,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGSYS,
+];
+
+extern "C" fn on_fatal(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_void) {
+    // SAFETY: the kernel passes valid siginfo and ucontext to SA_SIGINFO handlers.
+    let (uc, code) = unsafe { (&*(uctx as *const libc::ucontext_t), (*info).si_code) };
+    let g = &uc.uc_mcontext.gregs;
+    let regs: [usize; 16] = core::array::from_fn(|i| g[i] as usize);
+    let sp = g[libc::REG_RSP as usize] as usize;
+    final_report(ExitPoint {
+        status: ExitStatus::Signal(sig),
+        floor_sp: sp,
+        regs: Some(&regs),
+        freeres: false,
+    });
+    // SAFETY: restore the default action and let the signal kill us as it would have.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        if code <= 0 {
+            // Sent by kill/raise/abort: send it again; it is delivered when this handler returns.
+            libc::syscall(
+                libc::SYS_tgkill,
+                libc::getpid(),
+                libc::syscall(libc::SYS_gettid),
+                sig,
+            );
+        }
+        // A fault re-executes the faulting instruction on return and dies with the default action.
+    }
+}
+
+fn install_fatal_handlers() {
+    for &sig in &FATAL {
+        // SAFETY: query then install; only replaces the default disposition.
+        unsafe {
+            let mut old: libc::sigaction = core::mem::zeroed();
+            if libc::sigaction(sig, core::ptr::null(), &mut old) != 0
+                || old.sa_sigaction != libc::SIG_DFL
+            {
+                continue;
+            }
+            let mut sa: libc::sigaction = core::mem::zeroed();
+            sa.sa_sigaction = on_fatal as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, core::ptr::null_mut());
+        }
+    }
+}
+
+extern "C" fn before_fork() {
+    writer::lock_for_fork();
+    stacks::lock_for_fork();
+    live::lock_all();
+}
+
+extern "C" fn after_fork_parent() {
+    live::unlock_all();
+    stacks::unlock_after_fork();
+    writer::unlock_after_fork();
+}
+
+extern "C" fn after_fork_child() {
+    live::unlock_all();
+    stacks::unlock_after_fork();
+    writer::unlock_after_fork();
+    if STATE.load(Ordering::Acquire) != state::ACTIVE {
+        return;
+    }
+    // SAFETY: plain syscalls.
+    let (pid, ppid) = unsafe { (libc::getpid() as u32, libc::getppid() as u32) };
+    writer::PID.store(pid, Ordering::Relaxed);
+    EXIT_CODE.store(NO_STATUS, Ordering::Relaxed);
+    FLOOR_SP.store(0, Ordering::Relaxed);
+    for s in stacks::all() {
+        s.written.store(false, Ordering::Relaxed);
+    }
+    state::forget_written_modules();
+    let _busy = state::Busy::enter();
+    state::emit_start(Origin::Fork, ppid);
+    state::emit_modules();
+}
+
+/// Set-up that must not run inside an arbitrary first malloc call: signal handlers and fork hooks.
+pub fn late_init() {
+    if !state::active() || LATE_INIT.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let _busy = state::Busy::enter();
+    install_fatal_handlers();
+    crate::world::install();
+    // SAFETY: static handlers.
+    unsafe {
+        libc::pthread_atfork(
+            Some(before_fork),
+            Some(after_fork_parent),
+            Some(after_fork_child),
+        )
+    };
+}

@@ -1,0 +1,256 @@
+//! The live-block table: address → (size, site id, birth tick) for every block not yet freed.
+//!
+//! Sharded by address so that threads allocating at once rarely meet on a lock; each shard is an
+//! open-addressing table with linear probing and backward-shift deletion (no tombstones, so lookups stay
+//! short however long the program runs). 24 bytes per entry; shards grow at 3/4 load.
+
+use crate::mem;
+use crate::sync::SpinLock;
+use core::ptr::null_mut;
+
+const SHARD_BITS: u32 = 8;
+const SHARDS: usize = 1 << SHARD_BITS;
+const MIN_CAP: usize = 256;
+
+/// What we know of one live block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub addr: usize,
+    pub size: usize,
+    pub site: u32,
+    pub birth: u32,
+}
+
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Entry {
+    addr: usize, // 0 = empty
+    size: usize,
+    site: u32,
+    birth: u32,
+}
+
+const EMPTY: Entry = Entry {
+    addr: 0,
+    size: 0,
+    site: 0,
+    birth: 0,
+};
+
+struct Shard {
+    entries: *mut Entry,
+    cap: usize,
+    len: usize,
+}
+
+// SAFETY: entries are only touched under the shard's lock.
+unsafe impl Send for Shard {}
+
+static SHARDS_: [SpinLock<Shard>; SHARDS] = [const {
+    SpinLock::new(Shard {
+        entries: null_mut(),
+        cap: 0,
+        len: 0,
+    })
+}; SHARDS];
+
+#[inline]
+fn hash(addr: usize) -> usize {
+    (addr as u64 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize
+}
+
+#[inline]
+fn shard_of(addr: usize) -> &'static SpinLock<Shard> {
+    &SHARDS_[hash(addr) >> (usize::BITS - SHARD_BITS)]
+}
+
+impl Shard {
+    fn slots(&mut self) -> &mut [Entry] {
+        if self.entries.is_null() {
+            return &mut [];
+        }
+        // SAFETY: entries points to cap entries we mapped.
+        unsafe { core::slice::from_raw_parts_mut(self.entries, self.cap) }
+    }
+
+    fn needs_grow(&self) -> bool {
+        (self.len + 1) * 4 > self.cap * 3
+    }
+
+    /// Moves every entry into the fresh (zeroed) table `p` of `cap` entries; returns the old table.
+    fn rehash_into(&mut self, p: *mut Entry, cap: usize) -> (*mut Entry, usize) {
+        let (old, old_cap) = (self.entries, self.cap);
+        self.entries = p;
+        self.cap = cap;
+        self.len = 0;
+        if !old.is_null() {
+            // SAFETY: old table had old_cap entries.
+            let olds = unsafe { core::slice::from_raw_parts(old, old_cap) };
+            for e in olds.iter().filter(|e| e.addr != 0) {
+                self.place(*e);
+            }
+        }
+        (old, old_cap)
+    }
+
+    fn place(&mut self, e: Entry) {
+        let mask = self.cap - 1;
+        let slots = self.slots();
+        let mut i = hash(e.addr) & mask;
+        while slots[i].addr != 0 {
+            if slots[i].addr == e.addr {
+                break; // re-insert of an address we missed a free for: overwrite
+            }
+            i = (i + 1) & mask;
+        }
+        if slots[i].addr == 0 {
+            self.len += 1;
+        }
+        self.slots()[i] = e;
+    }
+
+    fn remove(&mut self, addr: usize) -> Option<Entry> {
+        if self.cap == 0 {
+            return None;
+        }
+        let mask = self.cap - 1;
+        let slots = self.slots();
+        let mut i = hash(addr) & mask;
+        loop {
+            if slots[i].addr == 0 {
+                return None;
+            }
+            if slots[i].addr == addr {
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+        let found = slots[i];
+        // Backward-shift deletion: pull later members of the probe run into the hole.
+        let mut hole = i;
+        let mut j = (i + 1) & mask;
+        while slots[j].addr != 0 {
+            let home = hash(slots[j].addr) & mask;
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+                slots[hole] = slots[j];
+                hole = j;
+            }
+            j = (j + 1) & mask;
+        }
+        slots[hole] = EMPTY;
+        self.len -= 1;
+        Some(found)
+    }
+}
+
+/// Records a new live block.
+#[inline]
+pub fn insert(b: Block) {
+    let e = Entry {
+        addr: b.addr,
+        size: b.size,
+        site: b.site,
+        birth: b.birth,
+    };
+    let shard = shard_of(b.addr);
+    let mut g = shard.lock();
+    if g.needs_grow() {
+        drop(g);
+        grow(shard);
+        g = shard.lock();
+        if g.needs_grow() {
+            return; // out of memory for bookkeeping: the block goes unrecorded rather than crash the program
+        }
+    }
+    g.place(e);
+}
+
+/// Doubles a shard's table; the mmap and munmap happen with the lock released.
+#[cold]
+fn grow(shard: &SpinLock<Shard>) {
+    let want = (shard.lock().cap * 2).max(MIN_CAP);
+    let bytes = |cap: usize| cap * core::mem::size_of::<Entry>();
+    let p = mem::map(bytes(want)).cast::<Entry>();
+    if p.is_null() {
+        return;
+    }
+    let mut g = shard.lock();
+    let (old, old_cap) = if g.cap < want {
+        g.rehash_into(p, want)
+    } else {
+        (p, want)
+    };
+    drop(g);
+    if !old.is_null() {
+        mem::unmap(old.cast(), bytes(old_cap));
+    }
+}
+
+/// Forgets a block; returns what was recorded for it (None: not ours, e.g. allocated before the agent).
+#[inline]
+pub fn remove(addr: usize) -> Option<Block> {
+    let e = shard_of(addr).lock().remove(addr)?;
+    Some(Block {
+        addr: e.addr,
+        size: e.size,
+        site: e.site,
+        birth: e.birth,
+    })
+}
+
+/// Every live block, appended to `out` (takes each shard lock in turn).
+pub fn collect(out: &mut alloc::vec::Vec<Block>) {
+    for s in &SHARDS_ {
+        let mut g = s.lock();
+        out.extend(g.slots().iter().filter(|e| e.addr != 0).map(|e| Block {
+            addr: e.addr,
+            size: e.size,
+            site: e.site,
+            birth: e.birth,
+        }));
+    }
+}
+
+/// Fork support: take every shard lock before `fork()`, release in both processes after.
+pub fn lock_all() {
+    SHARDS_.iter().for_each(|s| s.raw_lock());
+}
+
+pub fn unlock_all() {
+    SHARDS_.iter().for_each(|s| s.force_unlock());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_remove_many() {
+        let base = 0x5555_0000_0000usize;
+        for i in 0..100_000 {
+            insert(Block {
+                addr: base + i * 32,
+                size: i,
+                site: i as u32,
+                birth: 0,
+            });
+        }
+        for i in (0..100_000).step_by(2) {
+            assert_eq!(remove(base + i * 32).unwrap().size, i);
+        }
+        assert!(remove(base + 2 * 32).is_none());
+        let mut v = alloc::vec::Vec::new();
+        collect(&mut v);
+        let mine: alloc::vec::Vec<_> = v
+            .iter()
+            .filter(|b| b.addr >= base && b.addr < base + 100_000 * 32)
+            .collect();
+        assert_eq!(mine.len(), 50_000);
+        assert!(mine
+            .iter()
+            .all(|b| b.size % 2 == 1 && b.site as usize == b.size));
+        for i in (1..100_000).step_by(2) {
+            assert!(remove(base + i * 32).is_some());
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The process's memory map, from /proc/self/maps, read with plain syscalls into agent memory.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+#[derive(Clone, Debug)]
+pub struct Mapping {
+    pub start: usize,
+    pub end: usize,
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+    pub inode: u64,
+    pub path: String,
+}
+
+impl Mapping {
+    pub fn is_file(&self) -> bool {
+        self.inode != 0 && self.path.starts_with('/')
+    }
+}
+
+fn read_all(path: &core::ffi::CStr) -> Vec<u8> {
+    let mut out = Vec::new();
+    // SAFETY: plain syscalls on buffers we own.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return out;
+        }
+        let mut buf = [0u8; 16384];
+        loop {
+            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+            if n < 0 && crate::real::errno() == libc::EINTR {
+                continue;
+            }
+            if n <= 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n as usize]);
+        }
+        libc::close(fd);
+    }
+    out
+}
+
+/// Parses one line: `start-end perms offset dev inode   path`.
+fn parse_line(line: &str) -> Option<Mapping> {
+    let mut it = line.splitn(6, ' ');
+    let range = it.next()?;
+    let perms = it.next()?.as_bytes();
+    let _offset = it.next()?;
+    let _dev = it.next()?;
+    let inode = it.next()?.parse().ok()?;
+    let path = it.next().unwrap_or("").trim_start();
+    let (a, b) = range.split_once('-')?;
+    Some(Mapping {
+        start: usize::from_str_radix(a, 16).ok()?,
+        end: usize::from_str_radix(b, 16).ok()?,
+        read: perms.first() == Some(&b'r'),
+        write: perms.get(1) == Some(&b'w'),
+        exec: perms.get(2) == Some(&b'x'),
+        inode,
+        path: String::from(path),
+    })
+}
+
+/// Every mapping of this process, in address order.
+pub fn read() -> Vec<Mapping> {
+    let raw = read_all(c"/proc/self/maps");
+    let text = core::str::from_utf8(&raw).unwrap_or("");
+    text.lines().filter_map(parse_line).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_lines() {
+        let m =
+            parse_line("7f00a000-7f00b000 rw-p 00002000 fd:01 1234     /usr/lib/libx.so (deleted)")
+                .unwrap();
+        assert_eq!(
+            (m.start, m.end, m.read, m.write, m.exec, m.inode),
+            (0x7f00a000, 0x7f00b000, true, true, false, 1234)
+        );
+        assert_eq!(m.path, "/usr/lib/libx.so (deleted)");
+        let m = parse_line("55d0-55e0 rw-p 00000000 00:00 0 ").unwrap();
+        assert!(m.path.is_empty() && !m.is_file());
+        assert!(!read().is_empty());
+    }
+}

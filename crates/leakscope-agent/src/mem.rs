@@ -1,0 +1,224 @@
+//! The agent's own memory: a size-class allocator on `mmap`, installed as the crate's `#[global_allocator]`.
+//!
+//! The agent must never allocate through the target's malloc (that would recurse into our hooks and, worse,
+//! put our tables in the heap the leak scan walks). Every region mapped here is registered in [`REGIONS`] so
+//! the scan can skip the agent's memory when it looks for roots.
+
+use crate::sync::SpinLock;
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+const MIN_CLASS_SHIFT: usize = 4; // 16 bytes
+const MAX_CLASS_SHIFT: usize = 16; // 64 KiB; larger requests get their own mapping
+const N_CLASSES: usize = MAX_CLASS_SHIFT - MIN_CLASS_SHIFT + 1;
+const REFILL_BYTES: usize = 1 << 20;
+const PAGE: usize = 4096;
+
+/// Total bytes the agent has mapped for itself (reported in the trace).
+pub static MAPPED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+struct FreeNode {
+    next: *mut FreeNode,
+}
+
+struct Class {
+    free: *mut FreeNode,
+    bump: usize,
+    end: usize,
+}
+
+// SAFETY: the raw pointers are only touched under the class's lock.
+unsafe impl Send for Class {}
+
+static CLASSES: [SpinLock<Class>; N_CLASSES] = [const {
+    SpinLock::new(Class {
+        free: null_mut(),
+        bump: 0,
+        end: 0,
+    })
+}; N_CLASSES];
+
+/// Maps `len` bytes of private anonymous memory and registers them as agent memory.
+pub fn map(len: usize) -> *mut u8 {
+    // SAFETY: plain anonymous mapping; failure is reported as null.
+    let p = unsafe {
+        libc::mmap(
+            null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return null_mut();
+    }
+    MAPPED_BYTES.fetch_add(len, Ordering::Relaxed);
+    REGIONS.add(p as usize, len);
+    p.cast()
+}
+
+/// Returns a mapping made by [`map`].
+pub fn unmap(p: *mut u8, len: usize) {
+    REGIONS.remove(p as usize);
+    MAPPED_BYTES.fetch_sub(len, Ordering::Relaxed);
+    // SAFETY: p/len came from `map`.
+    unsafe { libc::munmap(p.cast(), len) };
+}
+
+fn class_of(layout: &Layout) -> usize {
+    let need = layout.size().max(layout.align()).max(1 << MIN_CLASS_SHIFT);
+    let shift = usize::BITS as usize - (need - 1).leading_zeros() as usize;
+    shift - MIN_CLASS_SHIFT
+}
+
+fn alloc_small(class: usize) -> *mut u8 {
+    let size = 1usize << (class + MIN_CLASS_SHIFT);
+    loop {
+        {
+            let mut c = CLASSES[class].lock();
+            if !c.free.is_null() {
+                let n = c.free;
+                // SAFETY: nodes on the free list are blocks of this class we own.
+                c.free = unsafe { (*n).next };
+                return n.cast();
+            }
+            if c.bump + size <= c.end {
+                let p = c.bump;
+                c.bump += size;
+                return p as *mut u8;
+            }
+        }
+        // Refill outside the lock: no lock is held across a syscall.
+        let len = REFILL_BYTES.max(size * 16);
+        let region = map(len);
+        if region.is_null() {
+            return null_mut();
+        }
+        let mut c = CLASSES[class].lock();
+        c.bump = region as usize;
+        c.end = region as usize + len;
+    }
+}
+
+fn free_small(p: *mut u8, class: usize) {
+    let mut c = CLASSES[class].lock();
+    let n = p.cast::<FreeNode>();
+    // SAFETY: p is a block of this class being returned to us.
+    unsafe { (*n).next = c.free };
+    c.free = n;
+}
+
+fn large_len(layout: &Layout) -> usize {
+    (layout.size() + PAGE - 1) & !(PAGE - 1)
+}
+
+/// The allocator behind every Rust allocation in the agent.
+pub struct AgentAlloc;
+
+unsafe impl GlobalAlloc for AgentAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.align() > PAGE {
+            return null_mut();
+        }
+        let class = class_of(&layout);
+        if class < N_CLASSES {
+            alloc_small(class)
+        } else {
+            map(large_len(&layout))
+        }
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        let class = class_of(&layout);
+        if class < N_CLASSES {
+            free_small(p, class)
+        } else {
+            unmap(p, large_len(&layout))
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let class = class_of(&layout);
+        if class >= N_CLASSES {
+            return self.alloc(layout); // fresh mappings are zero already
+        }
+        let p = self.alloc(layout);
+        if !p.is_null() {
+            core::ptr::write_bytes(p, 0, layout.size());
+        }
+        p
+    }
+}
+
+const MAX_REGIONS: usize = 8192;
+
+/// Address ranges the agent mapped for itself; the leak scan never treats them as roots.
+pub struct Regions {
+    inner: SpinLock<RegionTable>,
+}
+
+struct RegionTable {
+    n: usize,
+    start: [usize; MAX_REGIONS],
+    len: [usize; MAX_REGIONS],
+}
+
+pub static REGIONS: Regions = Regions {
+    inner: SpinLock::new(RegionTable {
+        n: 0,
+        start: [0; MAX_REGIONS],
+        len: [0; MAX_REGIONS],
+    }),
+};
+
+impl Regions {
+    fn add(&self, start: usize, len: usize) {
+        let mut t = self.inner.lock();
+        if t.n < MAX_REGIONS {
+            let n = t.n;
+            t.start[n] = start;
+            t.len[n] = len;
+            t.n += 1;
+        }
+    }
+
+    fn remove(&self, start: usize) {
+        let mut t = self.inner.lock();
+        if let Some(i) = t.start[..t.n].iter().position(|&s| s == start) {
+            let last = t.n - 1;
+            t.start[i] = t.start[last];
+            t.len[i] = t.len[last];
+            t.n = last;
+        }
+    }
+
+    /// Copies the registered ranges into `out` as (start, end) pairs.
+    pub fn snapshot(&self, out: &mut alloc::vec::Vec<(usize, usize)>) {
+        let t = self.inner.lock();
+        out.extend((0..t.n).map(|i| (t.start[i], t.start[i] + t.len[i])));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_round_up() {
+        assert_eq!(class_of(&Layout::from_size_align(1, 1).unwrap()), 0);
+        assert_eq!(class_of(&Layout::from_size_align(16, 8).unwrap()), 0);
+        assert_eq!(class_of(&Layout::from_size_align(17, 8).unwrap()), 1);
+        assert_eq!(class_of(&Layout::from_size_align(8, 64).unwrap()), 2);
+        assert_eq!(
+            class_of(&Layout::from_size_align(65536, 8).unwrap()),
+            N_CLASSES - 1
+        );
+        assert_eq!(
+            class_of(&Layout::from_size_align(65537, 8).unwrap()),
+            N_CLASSES
+        );
+    }
+}

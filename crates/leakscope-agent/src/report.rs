@@ -1,0 +1,285 @@
+//! The end of a process image: stop the world, let libc free its own state, classify every live block,
+//! and write the loss records, the final per-site state and the exit status.
+
+use crate::maps::{self, Mapping};
+use crate::scan::{Scan, INDIRECT, POSSIBLE, REACHABLE};
+use crate::state::{self, Busy};
+use crate::{live, mem, stacks, world, writer};
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+use leakscope_trace::{
+    ExitStatus, LeakKind, Leaks, Level, LossRecord, Message, ProcessEnd, Record, ScanStats,
+    SiteSample, Snapshot, Trigger,
+};
+
+static REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Where the exiting thread's live stack begins, and its registers if they matter (fatal signal).
+pub struct ExitPoint<'a> {
+    pub status: ExitStatus,
+    pub floor_sp: usize,
+    pub regs: Option<&'a [usize]>,
+    /// Run glibc's and libstdc++'s exit-time cleanup first, as Valgrind does on a normal exit.
+    pub freeres: bool,
+}
+
+/// Writes the final report once; later calls (e.g. `_exit` after `exit`) do nothing.
+pub fn final_report(at: ExitPoint) {
+    if state::STATE.load(Ordering::Acquire) != state::ACTIVE
+        || REPORTED.swap(true, Ordering::AcqRel)
+    {
+        return;
+    }
+    let busy = Busy::enter();
+    let w = world::stop_others();
+    if at.freeres {
+        run_freeres();
+    }
+    state::STATE.store(state::FINISHED, Ordering::Release);
+    let (leaks, records_sites) = classify(&at, &w);
+    state::emit_modules();
+    writer::define_sites(records_sites.iter().copied().chain(live_site_ids()));
+    writer::emit(&Record::Leaks(leaks));
+    emit_final_snapshot();
+    for tid in &w.missed {
+        warn(&format!("thread {tid} could not be stopped for the leak scan (signals blocked?); its registers were not scanned"));
+    }
+    emit_end(at.status);
+    drop(busy);
+}
+
+fn warn(text: &str) {
+    writer::emit(&Record::Message(Message {
+        level: Level::Warning,
+        text: text.into(),
+    }));
+}
+
+/// Calls `__gnu_cxx::__freeres` and `__libc_freeres` if present (Valgrind calls both before its scan).
+fn run_freeres() {
+    for name in [c"_ZN9__gnu_cxx9__freeresEv", c"__libc_freeres"] {
+        // SAFETY: dlsym with a valid name; the result, if any, is a `void (void)` function.
+        let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+        if !f.is_null() {
+            let f: extern "C" fn() = unsafe { core::mem::transmute(f) };
+            f();
+        }
+    }
+}
+
+fn live_site_ids() -> impl Iterator<Item = u32> {
+    stacks::all()
+        .into_iter()
+        .filter(|s| s.live_blocks.load(Ordering::Relaxed) > 0)
+        .map(|s| s.id)
+}
+
+fn emit_final_snapshot() {
+    let sites = stacks::all()
+        .into_iter()
+        .filter(|s| s.live_blocks.load(Ordering::Relaxed) > 0)
+        .map(|s| SiteSample {
+            stack: s.id,
+            live_bytes: s.live_bytes.load(Ordering::Relaxed).max(0) as u64,
+            live_blocks: s.live_blocks.load(Ordering::Relaxed).max(0) as u64,
+            allocs: s.allocs.load(Ordering::Relaxed),
+            alloc_bytes: s.alloc_bytes.load(Ordering::Relaxed),
+        })
+        .collect();
+    writer::emit(&Record::Snapshot(Snapshot {
+        time_ns: crate::uptime_ns(),
+        rss: crate::rss_bytes(),
+        sites,
+    }));
+}
+
+/// Writes the last chunk of this image.
+pub fn emit_end(status: ExitStatus) {
+    let sites = stacks::all();
+    let allocs: u64 = sites.iter().map(|s| s.allocs.load(Ordering::Relaxed)).sum();
+    let live: i64 = sites
+        .iter()
+        .map(|s| s.live_blocks.load(Ordering::Relaxed))
+        .sum();
+    if allocs == 0 && status != ExitStatus::Exec {
+        warn("no allocation was intercepted: the program may be statically linked or use its own allocator");
+    }
+    writer::emit(&Record::ProcessEnd(ProcessEnd {
+        status,
+        time_ns: crate::uptime_ns(),
+        alloc_calls: allocs,
+        free_calls: allocs.saturating_sub(live.max(0) as u64),
+        agent_bytes: mem::MAPPED_BYTES.load(Ordering::Relaxed) as u64,
+    }));
+}
+
+/// Runs the scan over every live block; returns the loss records and the site ids they use.
+fn classify(at: &ExitPoint, w: &world::World) -> (Leaks, Vec<u32>) {
+    let mut blocks = Vec::new();
+    live::collect(&mut blocks);
+    blocks.sort_unstable_by_key(|b| b.addr);
+    let pairs: Vec<(usize, usize)> = blocks.iter().map(|b| (b.addr, b.size)).collect();
+    let maps = maps::read();
+    let mut scan = Scan::new(&pairs, &maps);
+    let stacks_sp: Vec<usize> = core::iter::once(at.floor_sp)
+        .chain(w.stopped.iter().map(|t| t.sp))
+        .collect();
+    let roots = root_ranges(&maps, &pairs, &stacks_sp);
+    let mut buf = alloc::vec![0usize; 8192];
+    for &(lo, hi) in &roots {
+        scan_region(&mut scan, lo, hi, &mut buf);
+    }
+    let root_bytes = scan.scanned_bytes;
+    if let Some(r) = at.regs {
+        scan.scan_registers(r);
+    }
+    for t in &w.stopped {
+        scan.scan_registers(&t.regs);
+    }
+    scan.finish();
+    let mut records: BTreeMap<(LeakKind, u32), LossRecord> = BTreeMap::new();
+    for (i, b) in blocks.iter().enumerate() {
+        let kind = match scan.state[i] {
+            REACHABLE => LeakKind::Reachable,
+            POSSIBLE => LeakKind::Possible,
+            INDIRECT => LeakKind::Indirect,
+            _ => LeakKind::Definite,
+        };
+        let r = records.entry((kind, b.site)).or_insert(LossRecord {
+            kind,
+            stack: b.site,
+            bytes: 0,
+            blocks: 0,
+            indirect_bytes: 0,
+        });
+        r.bytes += b.size as u64;
+        r.blocks += 1;
+        if kind == LeakKind::Definite {
+            r.indirect_bytes += scan.indirect[i];
+        }
+    }
+    let pause_ns = world::monotonic_ns().saturating_sub(w.pause_start_ns);
+    let stats = ScanStats {
+        root_bytes,
+        heap_bytes: scan.scanned_bytes - root_bytes,
+        pause_ns,
+        threads: w.stopped.len() as u32 + 1,
+    };
+    let sites = records.keys().map(|&(_, s)| s).collect();
+    let leaks = Leaks {
+        trigger: Trigger::Exit,
+        time_ns: crate::uptime_ns(),
+        records: records.into_values().collect(),
+        stats,
+    };
+    (leaks, sites)
+}
+
+fn is_special(m: &Mapping) -> bool {
+    let p = m.path.as_str();
+    matches!(
+        p,
+        "[vvar]" | "[vdso]" | "[vsyscall]" | "[vvar_vclock]" | "[heap]"
+    ) || (p.starts_with("/dev/") && p != "/dev/zero" && !p.starts_with("/dev/shm/"))
+}
+
+/// An anonymous mapping that belongs to malloc: it holds a live block, or it is a 64 MiB-aligned
+/// glibc arena heap.
+fn is_malloc_region(m: &Mapping, blocks: &[(usize, usize)]) -> bool {
+    if m.is_file() {
+        return false;
+    }
+    let i = blocks.partition_point(|b| b.0 < m.start);
+    blocks.get(i).is_some_and(|b| b.0 < m.end) || (m.start % (64 << 20) == 0 && m.path.is_empty())
+}
+
+/// The root set: writable mappings that are not malloc's, not the agent's, and, for thread stacks, only the
+/// part above the thread's stack pointer.
+fn root_ranges(maps: &[Mapping], blocks: &[(usize, usize)], sps: &[usize]) -> Vec<(usize, usize)> {
+    let mut exclude = Vec::new();
+    mem::REGIONS.snapshot(&mut exclude);
+    let (alo, ahi) = state::agent_range();
+    exclude.push((alo, ahi));
+    exclude.sort_unstable();
+    let mut roots = Vec::new();
+    for m in maps.iter().filter(|m| m.read && m.write && !is_special(m)) {
+        let sp = sps
+            .iter()
+            .copied()
+            .filter(|&sp| sp >= m.start && sp < m.end)
+            .min();
+        let lo = match sp {
+            Some(sp) => sp & !(core::mem::size_of::<usize>() - 1),
+            None if is_malloc_region(m, blocks) => continue,
+            None => m.start,
+        };
+        subtract(lo, m.end, &exclude, &mut roots);
+    }
+    roots
+}
+
+/// Appends [lo, hi) minus the sorted `exclude` ranges.
+fn subtract(mut lo: usize, hi: usize, exclude: &[(usize, usize)], out: &mut Vec<(usize, usize)>) {
+    for &(a, b) in exclude {
+        if b <= lo || a >= hi {
+            continue;
+        }
+        if a > lo {
+            out.push((lo, a));
+        }
+        lo = lo.max(b);
+    }
+    if lo < hi {
+        out.push((lo, hi));
+    }
+}
+
+/// Scans [lo, hi) through a copy made with process_vm_readv, so that a page that cannot be read (a file
+/// mapping past its end, a racing munmap) is skipped instead of crashing the program.
+fn scan_region(scan: &mut Scan, lo: usize, hi: usize, buf: &mut [usize]) {
+    let step = core::mem::size_of_val(buf);
+    let mut at = lo;
+    while at < hi {
+        let len = step.min(hi - at);
+        match copy_out(at, len, buf) {
+            Some(n) if n > 0 => scan.scan_root_words(&buf[..n / core::mem::size_of::<usize>()]),
+            // Unreadable: skip one page.
+            _ => {
+                at = (at + 4096) & !4095;
+                continue;
+            }
+        }
+        at += len;
+    }
+}
+
+fn copy_out(at: usize, len: usize, buf: &mut [usize]) -> Option<usize> {
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: at as *mut _,
+        iov_len: len,
+    };
+    // SAFETY: the local buffer holds len bytes; the kernel checks the remote range.
+    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    (n >= 0).then_some(n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subtract_ranges() {
+        let mut out = Vec::new();
+        subtract(0, 100, &[(10, 20), (30, 40), (90, 200)], &mut out);
+        assert_eq!(out, [(0, 10), (20, 30), (40, 90)]);
+        out.clear();
+        subtract(50, 60, &[(0, 55)], &mut out);
+        assert_eq!(out, [(55, 60)]);
+    }
+}

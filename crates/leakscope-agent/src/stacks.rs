@@ -1,0 +1,211 @@
+//! Interned call stacks (allocation sites) and their live counters.
+//!
+//! Each distinct stack gets a dense id and one [`Site`] that lives forever. Lookups are lock-free: a hash
+//! table of site pointers that is only ever replaced whole (grown copies are published by pointer swap and
+//! the old table is leaked — the series is geometric, so at most as big again). Inserting a new stack takes
+//! a lock; that happens once per distinct stack.
+
+use crate::sync::SpinLock;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+/// One allocation site: its stack and live totals.
+pub struct Site {
+    pub id: u32,
+    hash: u64,
+    pub frames: Box<[usize]>,
+    pub live_bytes: AtomicI64,
+    pub live_blocks: AtomicI64,
+    pub allocs: AtomicU64,
+    pub alloc_bytes: AtomicU64,
+    /// Whether the definition has been written to the trace.
+    pub written: AtomicBool,
+}
+
+impl Site {
+    pub fn on_alloc(&self, size: usize) {
+        self.live_bytes.fetch_add(size as i64, Ordering::Relaxed);
+        self.live_blocks.fetch_add(1, Ordering::Relaxed);
+        self.allocs.fetch_add(1, Ordering::Relaxed);
+        self.alloc_bytes.fetch_add(size as u64, Ordering::Relaxed);
+    }
+
+    pub fn on_free(&self, size: usize) {
+        self.live_bytes.fetch_sub(size as i64, Ordering::Relaxed);
+        self.live_blocks.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+struct Table {
+    mask: usize,
+    slots: Box<[AtomicPtr<Site>]>,
+}
+
+impl Table {
+    fn with_capacity(cap: usize) -> Table {
+        let slots = (0..cap)
+            .map(|_| AtomicPtr::new(core::ptr::null_mut()))
+            .collect();
+        Table {
+            mask: cap - 1,
+            slots,
+        }
+    }
+
+    fn find(&self, hash: u64, frames: &[usize]) -> Option<&'static Site> {
+        let mut i = hash as usize & self.mask;
+        loop {
+            let p = self.slots[i].load(Ordering::Acquire);
+            if p.is_null() {
+                return None;
+            }
+            // SAFETY: published sites are never freed.
+            let s = unsafe { &*p };
+            if s.hash == hash && *s.frames == *frames {
+                return Some(s);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    fn insert(&self, s: &'static Site) {
+        let mut i = s.hash as usize & self.mask;
+        while !self.slots[i].load(Ordering::Relaxed).is_null() {
+            i = (i + 1) & self.mask;
+        }
+        self.slots[i].store(s as *const Site as *mut Site, Ordering::Release);
+    }
+}
+
+static TABLE: AtomicPtr<Table> = AtomicPtr::new(core::ptr::null_mut());
+static COUNT: AtomicU32 = AtomicU32::new(0);
+static INSERT: SpinLock<()> = SpinLock::new(());
+
+/// id → site, two levels so it never moves: 4096 pages of 4096 entries.
+const PAGE_BITS: u32 = 12;
+const PAGE: usize = 1 << PAGE_BITS;
+static BY_ID: [AtomicPtr<[AtomicPtr<Site>; PAGE]>; PAGE] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; PAGE];
+
+/// FxHash-style mixing: cheap, and good enough with full-key comparison behind it.
+#[inline]
+pub fn hash_frames(frames: &[usize]) -> u64 {
+    let mut h = frames.len() as u64;
+    for &f in frames {
+        h = (h.rotate_left(5) ^ f as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    h | 1
+}
+
+/// The site for this stack, created on first sight. None only if the id space (16M stacks) is exhausted.
+#[inline]
+pub fn intern(frames: &[usize]) -> Option<&'static Site> {
+    let hash = hash_frames(frames);
+    let t = TABLE.load(Ordering::Acquire);
+    if !t.is_null() {
+        // SAFETY: tables are never freed.
+        if let Some(s) = unsafe { &*t }.find(hash, frames) {
+            return Some(s);
+        }
+    }
+    intern_slow(hash, frames)
+}
+
+#[cold]
+fn intern_slow(hash: u64, frames: &[usize]) -> Option<&'static Site> {
+    let _g = INSERT.lock();
+    let mut t = TABLE.load(Ordering::Acquire);
+    if !t.is_null() {
+        // SAFETY: as above.
+        if let Some(s) = unsafe { &*t }.find(hash, frames) {
+            return Some(s);
+        }
+    }
+    let id = COUNT.load(Ordering::Relaxed);
+    if id as usize >= PAGE * PAGE {
+        return None;
+    }
+    // SAFETY: as above.
+    if t.is_null() || (id as usize + 1) * 2 > unsafe { (&(*t)).slots.len() } {
+        t = grow(t);
+    }
+    let site: &'static Site = Box::leak(Box::new(Site {
+        id,
+        hash,
+        frames: frames.into(),
+        live_bytes: AtomicI64::new(0),
+        live_blocks: AtomicI64::new(0),
+        allocs: AtomicU64::new(0),
+        alloc_bytes: AtomicU64::new(0),
+        written: AtomicBool::new(false),
+    }));
+    publish_id(site);
+    // SAFETY: as above.
+    unsafe { &*t }.insert(site);
+    COUNT.store(id + 1, Ordering::Release);
+    Some(site)
+}
+
+fn grow(old: *mut Table) -> *mut Table {
+    // SAFETY: tables are never freed.
+    let cap = if old.is_null() {
+        4096
+    } else {
+        (unsafe { (&(*old)).slots.len() }) * 2
+    };
+    let t = Box::leak(Box::new(Table::with_capacity(cap)));
+    for id in 0..COUNT.load(Ordering::Relaxed) {
+        if let Some(s) = by_id(id) {
+            t.insert(s);
+        }
+    }
+    TABLE.store(t, Ordering::Release);
+    t
+}
+
+fn publish_id(site: &'static Site) {
+    let (hi, lo) = (site.id as usize >> PAGE_BITS, site.id as usize & (PAGE - 1));
+    let mut page = BY_ID[hi].load(Ordering::Acquire);
+    if page.is_null() {
+        page = Box::leak(Box::new(
+            [const { AtomicPtr::new(core::ptr::null_mut()) }; PAGE],
+        ));
+        BY_ID[hi].store(page, Ordering::Release);
+    }
+    // SAFETY: pages are never freed.
+    let page = unsafe { &*page };
+    page[lo].store(site as *const Site as *mut Site, Ordering::Release);
+}
+
+/// The site with this id.
+#[inline]
+pub fn by_id(id: u32) -> Option<&'static Site> {
+    let (hi, lo) = (id as usize >> PAGE_BITS, id as usize & (PAGE - 1));
+    let page = BY_ID.get(hi)?.load(Ordering::Acquire);
+    if page.is_null() {
+        return None;
+    }
+    // SAFETY: pages and sites are never freed.
+    let p = unsafe { &*page }[lo].load(Ordering::Acquire);
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// Number of sites so far.
+pub fn count() -> u32 {
+    COUNT.load(Ordering::Acquire)
+}
+
+/// All sites in id order.
+pub fn all() -> Vec<&'static Site> {
+    (0..count()).filter_map(by_id).collect()
+}
+
+/// Fork support: hold the insert lock across `fork()` so the child never inherits it taken.
+pub fn lock_for_fork() {
+    INSERT.raw_lock();
+}
+
+pub fn unlock_after_fork() {
+    INSERT.force_unlock();
+}

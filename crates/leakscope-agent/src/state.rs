@@ -1,0 +1,328 @@
+//! Agent life cycle and per-thread state: lazy start-up on the first intercepted call, the re-entrancy
+//! guard, and the recording of one allocation.
+
+use crate::{modules, stacks, unwind, writer};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::Cell;
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use leakscope_trace::{ModuleEvent, Modules, Origin, ProcessStart, Record};
+
+pub const UNINIT: u8 = 0;
+pub const STARTING: u8 = 1;
+pub const ACTIVE: u8 = 2;
+/// Not tracing (no trace requested, or an exec'ed descendant we were not asked to follow).
+pub const DORMANT: u8 = 3;
+/// The final report was written; calls pass straight through.
+pub const FINISHED: u8 = 4;
+
+pub static STATE: AtomicU8 = AtomicU8::new(UNINIT);
+/// Coarse clock for block birth times, in snapshot ticks; advanced by the snapshot thread.
+pub static TICK: AtomicU32 = AtomicU32::new(0);
+/// The agent's own code range: frames in it are dropped from stacks.
+static AGENT_LO: AtomicUsize = AtomicUsize::new(0);
+static AGENT_HI: AtomicUsize = AtomicUsize::new(0);
+
+pub struct ThreadState {
+    /// Inside the agent: allocations made now are the agent's own (or libc's on its behalf) and pass through.
+    pub busy: Cell<bool>,
+    /// Top of this thread's stack (exclusive), 0 = not known yet.
+    pub stack_hi: Cell<usize>,
+}
+
+thread_local! {
+    pub static TLS: ThreadState = const { ThreadState { busy: Cell::new(false), stack_hi: Cell::new(0) } };
+}
+
+/// Marks this thread as inside the agent for the guard's lifetime.
+pub struct Busy(());
+
+impl Busy {
+    /// None if this thread is already inside the agent (a nested call must pass through).
+    #[inline]
+    pub fn enter() -> Option<Busy> {
+        TLS.try_with(|t| (!t.busy.replace(true)).then_some(Busy(())))
+            .ok()
+            .flatten()
+    }
+}
+
+impl Drop for Busy {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = TLS.try_with(|t| t.busy.set(false));
+        crate::world::park_if_requested();
+    }
+}
+
+/// Is recording on? Starts the agent on the first call.
+#[inline]
+pub fn active() -> bool {
+    match STATE.load(Ordering::Acquire) {
+        ACTIVE => true,
+        UNINIT => start(),
+        _ => false,
+    }
+}
+
+#[cold]
+fn start() -> bool {
+    if STATE
+        .compare_exchange(UNINIT, STARTING, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return STATE.load(Ordering::Acquire) == ACTIVE;
+    }
+    let Some(_busy) = Busy::enter() else {
+        STATE.store(UNINIT, Ordering::Release);
+        return false;
+    };
+    let next = if begin_tracing() { ACTIVE } else { DORMANT };
+    STATE.store(next, Ordering::Release);
+    next == ACTIVE
+}
+
+fn getenv(name: &core::ffi::CStr) -> Option<&'static [u8]> {
+    // SAFETY: getenv reads environ without allocating; the returned string outlives us in practice.
+    let p = unsafe { libc::getenv(name.as_ptr()) };
+    (!p.is_null()).then(|| unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes_with_nul())
+}
+
+fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
+    let v = getenv(name)?;
+    core::str::from_utf8(&v[..v.len() - 1])
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Decides whether this image is traced; if so opens the trace and writes who we are.
+fn begin_tracing() -> bool {
+    let Some(path) = getenv(c"LEAKSCOPE_TRACE") else {
+        return false;
+    };
+    // SAFETY: plain syscalls.
+    let (pid, ppid) = unsafe { (libc::getpid() as u32, libc::getppid() as u32) };
+    // A fresh image whose parent is not the leakscope CLI is an exec'ed descendant: follow only if asked.
+    let follow = env_u64(c"LEAKSCOPE_FOLLOW_EXEC") == Some(1);
+    if let Some(cli) = env_u64(c"LEAKSCOPE_CLI_PID") {
+        if cli as u32 != ppid && !follow {
+            mark_exec_away(path, pid);
+            return false;
+        }
+    }
+    if !writer::open(path) {
+        return false;
+    }
+    writer::PID.store(pid, Ordering::Relaxed);
+    find_agent_range();
+    crate::config::load();
+    crate::uptime_ns();
+    emit_start(Origin::Exec, ppid);
+    emit_modules();
+    crate::exit::register_at_exit();
+    true
+}
+
+/// An exec'ed descendant we do not follow: tell the reader that the forked image it knew is gone.
+fn mark_exec_away(path: &[u8], pid: u32) {
+    if writer::open(path) {
+        writer::PID.store(pid, Ordering::Relaxed);
+        crate::report::emit_end(leakscope_trace::ExitStatus::Exec);
+    }
+}
+
+fn find_agent_range() {
+    let here = find_agent_range as *const () as usize;
+    if let Some(m) = modules::current().find(here) {
+        AGENT_LO.store(m.start, Ordering::Relaxed);
+        AGENT_HI.store(m.end, Ordering::Relaxed);
+    }
+}
+
+/// Is `pc` inside the agent's own code?
+#[inline]
+pub fn in_agent(pc: usize) -> bool {
+    pc >= AGENT_LO.load(Ordering::Relaxed) && pc < AGENT_HI.load(Ordering::Relaxed)
+}
+
+pub fn agent_range() -> (usize, usize) {
+    (
+        AGENT_LO.load(Ordering::Relaxed),
+        AGENT_HI.load(Ordering::Relaxed),
+    )
+}
+
+pub fn emit_start(origin: Origin, ppid: u32) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    writer::emit(&Record::ProcessStart(ProcessStart {
+        ppid,
+        origin,
+        time_unix_ns: ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64,
+        exe: modules::exe_path(),
+        args: cmdline(),
+        agent_version: String::from(env!("CARGO_PKG_VERSION")),
+        sample_rate: crate::config::sample_rate(),
+    }));
+}
+
+/// The modules written to the trace so far, by (start, path hash).
+static WRITTEN_MODULES: crate::sync::SpinLock<Vec<(usize, usize)>> =
+    crate::sync::SpinLock::new(Vec::new());
+
+/// Writes load/unload events for modules that changed since the last call (all of them the first time).
+pub fn emit_modules() {
+    let list = modules::refresh();
+    let mut written = WRITTEN_MODULES.lock();
+    let mut events = Vec::new();
+    for m in &list.modules {
+        if !written.iter().any(|&(s, e)| s == m.start && e == m.end) {
+            written.push((m.start, m.end));
+            events.push(ModuleEvent {
+                loaded: true,
+                start: m.start as u64,
+                end: m.end as u64,
+                bias: m.bias as u64,
+                path: m.path.clone(),
+                build_id: m.build_id.clone(),
+            });
+        }
+    }
+    written.retain(|&(s, e)| {
+        let present = list.modules.iter().any(|m| m.start == s && m.end == e);
+        if !present {
+            events.push(ModuleEvent {
+                loaded: false,
+                start: s as u64,
+                end: e as u64,
+                bias: 0,
+                path: String::new(),
+                build_id: Vec::new(),
+            });
+        }
+        present
+    });
+    drop(written);
+    if !events.is_empty() {
+        writer::emit(&Record::Modules(Modules { events }));
+    }
+}
+
+/// In a forked child: everything must be written again under the new pid.
+pub fn forget_written_modules() {
+    WRITTEN_MODULES.force_unlock();
+    WRITTEN_MODULES.lock().clear();
+}
+
+fn read_file(path: &core::ffi::CStr) -> Vec<u8> {
+    let mut out = Vec::new();
+    // SAFETY: plain syscalls on our own buffer.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return out;
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+            if n <= 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n as usize]);
+        }
+        libc::close(fd);
+    }
+    out
+}
+
+fn cmdline() -> Vec<String> {
+    let raw = read_file(c"/proc/self/cmdline");
+    raw.split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+/// Upper bound of the current thread's stack, for bounded unwinding. 0 if unknown (e.g. on a signal stack).
+#[inline]
+fn stack_hi(sp: usize) -> usize {
+    let cached = TLS.try_with(|t| t.stack_hi.get()).unwrap_or(0);
+    if cached != 0 && sp < cached && sp + (256 << 20) > cached {
+        return cached;
+    }
+    let hi = compute_stack_hi(sp);
+    if hi != 0 {
+        let _ = TLS.try_with(|t| t.stack_hi.set(hi));
+    }
+    hi
+}
+
+extern "C" {
+    static __libc_stack_end: *mut c_void;
+}
+
+#[cold]
+fn compute_stack_hi(sp: usize) -> usize {
+    // SAFETY: __libc_stack_end is set by ld.so before any code runs.
+    let main_end = unsafe { __libc_stack_end } as usize;
+    let main_hi = (main_end + 4095) & !4095;
+    if sp < main_hi && sp + (1 << 30) > main_hi {
+        return main_hi;
+    }
+    // glibc threads: the thread descriptor sits at the top of the thread's stack mapping.
+    // SAFETY: pthread_self never fails.
+    let tcb = unsafe { libc::pthread_self() } as usize;
+    if sp < tcb && sp + (1 << 30) > tcb {
+        return tcb;
+    }
+    0
+}
+
+/// Captures the stack of the current allocation call and returns its site id.
+#[inline]
+pub fn current_site() -> u32 {
+    let mut frames = [0usize; unwind::MAX_FRAMES];
+    let sp = &frames as *const _ as usize;
+    let hi = stack_hi(sp);
+    let n = if hi == 0 {
+        0
+    } else {
+        unwind::capture(hi, &mut frames, in_agent)
+    };
+    stacks::intern(&frames[..n]).map_or(u32::MAX, |s| s.id)
+}
+
+/// Records a block the program just received.
+#[inline]
+pub fn record_alloc(p: *mut c_void, size: usize) {
+    if p.is_null() {
+        return;
+    }
+    let site = current_site();
+    if let Some(s) = stacks::by_id(site) {
+        s.on_alloc(size);
+    }
+    crate::live::insert(crate::live::Block {
+        addr: p as usize,
+        size,
+        site,
+        birth: TICK.load(Ordering::Relaxed),
+    });
+}
+
+/// Forgets a block being freed (or moved by realloc); returns its old size if it was ours.
+#[inline]
+pub fn record_free(p: *mut c_void) -> Option<usize> {
+    let b = crate::live::remove(p as usize)?;
+    if let Some(s) = stacks::by_id(b.site) {
+        s.on_free(b.size);
+    }
+    Some(b.size)
+}

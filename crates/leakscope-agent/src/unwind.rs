@@ -1,0 +1,247 @@
+//! Stack capture: return addresses only, by DWARF CFI with a per-address rule cache.
+//!
+//! Most code is built without frame pointers, so each step needs the CFI row for its address. Evaluating CFI
+//! is slow (hundreds of ns), but a program has few distinct return addresses, and on x86-64 almost every row
+//! reduces to "CFA = RSP or RBP + k; RA at CFA-8; RBP saved at CFA+j or untouched". That reduced rule is
+//! computed once per address (gimli, on a miss) and cached in a global direct-mapped table of packed words,
+//! so a step costs a hash, two loads and a bounds check. Every memory read is bounded by the current
+//! thread's stack, so a stale or wrong rule yields a short stack, never a fault.
+
+use crate::modules::{self, Slice};
+use core::sync::atomic::{AtomicU64, Ordering};
+use gimli::{CfaRule, EhFrame, RegisterRule, UnwindContext, UnwindSection, X86_64};
+
+pub const MAX_FRAMES: usize = 128;
+
+/// The registers an x86-64 unwind step needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Regs {
+    pub pc: usize,
+    pub sp: usize,
+    pub bp: usize,
+}
+
+/// A reduced CFI rule, packed into 64 bits (0 = "cannot unwind here").
+/// bit 0 valid · bit 1 CFA from RBP · bit 2 RBP saved · bits 8..32 CFA offset (i24) ·
+/// bits 32..48 RA offset from CFA (i16) · bits 48..64 RBP slot offset from CFA (i16).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Rule(u64);
+
+impl Rule {
+    const INVALID: Rule = Rule(0);
+
+    fn new(cfa_rbp: bool, cfa_off: i64, ra_off: i64, rbp_off: Option<i64>) -> Rule {
+        let fits = |v: i64, bits: u32| v >= -(1 << (bits - 1)) && v < (1 << (bits - 1));
+        if !fits(cfa_off, 24) || !fits(ra_off, 16) || !rbp_off.is_none_or(|o| fits(o, 16)) {
+            return Rule::INVALID;
+        }
+        let mut w = 1u64 | (cfa_rbp as u64) << 1 | (rbp_off.is_some() as u64) << 2;
+        w |= ((cfa_off as u64) & 0xff_ffff) << 8;
+        w |= ((ra_off as u64) & 0xffff) << 32;
+        w |= ((rbp_off.unwrap_or(0) as u64) & 0xffff) << 48;
+        Rule(w)
+    }
+
+    fn valid(self) -> bool {
+        self.0 & 1 != 0
+    }
+    fn cfa_rbp(self) -> bool {
+        self.0 & 2 != 0
+    }
+    fn rbp_saved(self) -> bool {
+        self.0 & 4 != 0
+    }
+    fn cfa_off(self) -> isize {
+        (((self.0 >> 8) as i32) << 8 >> 8) as isize
+    }
+    fn ra_off(self) -> isize {
+        ((self.0 >> 32) as i16) as isize
+    }
+    fn rbp_off(self) -> isize {
+        ((self.0 >> 48) as i16) as isize
+    }
+}
+
+const CACHE_BITS: u32 = 16;
+const CACHE_SIZE: usize = 1 << CACHE_BITS;
+
+/// Direct-mapped cache: key word = the address, value word = rule. A racing writer can pair a key with
+/// another address's rule for a moment; the `check` bits (from the address, stored in the otherwise unused
+/// bits 3..8 of the rule) make that vanishingly rare, and bounded reads make it harmless.
+struct RuleCache {
+    keys: [AtomicU64; CACHE_SIZE],
+    rules: [AtomicU64; CACHE_SIZE],
+}
+
+static CACHE: RuleCache = RuleCache {
+    keys: [const { AtomicU64::new(0) }; CACHE_SIZE],
+    rules: [const { AtomicU64::new(0) }; CACHE_SIZE],
+};
+
+#[inline]
+fn slot(addr: usize) -> usize {
+    (addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> (usize::BITS - CACHE_BITS)
+}
+
+#[inline]
+fn check_bits(addr: usize) -> u64 {
+    ((addr as u64 ^ (addr as u64 >> 7)) & 0x1f) << 3
+}
+
+/// Cached rule for `addr`. `is_return` = addr is a return address (look up addr-1, inside the call).
+#[inline]
+fn rule_for(addr: usize, is_return: bool) -> Rule {
+    let key = addr | is_return as usize; // code addresses of calls never collide with these low bits in practice
+    let i = slot(key);
+    if CACHE.keys[i].load(Ordering::Acquire) == key as u64 {
+        let w = CACHE.rules[i].load(Ordering::Relaxed);
+        if w & 0xf8 == check_bits(key) {
+            return Rule(w & !0xf8);
+        }
+    }
+    let r = compute_rule(if is_return { addr - 1 } else { addr });
+    CACHE.rules[i].store(r.0 | check_bits(key), Ordering::Relaxed);
+    CACHE.keys[i].store(key as u64, Ordering::Release);
+    r
+}
+
+#[cold]
+fn compute_rule(pc: usize) -> Rule {
+    let mut list = modules::current();
+    if list.find(pc).is_none() {
+        list = modules::refresh();
+    }
+    let Some(info) = list.find(pc).and_then(|m| m.unwind.as_ref()) else {
+        return Rule::INVALID;
+    };
+    let mut ctx: UnwindContext<usize> = UnwindContext::new();
+    let Ok(table) = info.hdr.table().ok_or(()) else {
+        return Rule::INVALID;
+    };
+    let row = table.unwind_info_for_address(
+        &info.eh_frame,
+        &info.bases,
+        &mut ctx,
+        pc as u64,
+        EhFrame::<Slice>::cie_from_offset,
+    );
+    let Ok(row) = row else { return Rule::INVALID };
+    let (cfa_rbp, cfa_off) = match *row.cfa() {
+        CfaRule::RegisterAndOffset { register, offset } if register == X86_64::RSP => {
+            (false, offset)
+        }
+        CfaRule::RegisterAndOffset { register, offset } if register == X86_64::RBP => {
+            (true, offset)
+        }
+        _ => return Rule::INVALID,
+    };
+    let ra_off = match row.register(X86_64::RA) {
+        RegisterRule::Offset(o) => o,
+        _ => return Rule::INVALID,
+    };
+    let rbp_off = match row.register(X86_64::RBP) {
+        RegisterRule::Offset(o) => Some(o),
+        RegisterRule::Undefined | RegisterRule::SameValue => None,
+        _ => return Rule::INVALID,
+    };
+    Rule::new(cfa_rbp, cfa_off, ra_off, rbp_off)
+}
+
+/// Reads a word at `addr` if [addr, addr+8) lies within [lo, hi).
+#[inline]
+fn read_bounded(addr: isize, lo: usize, hi: usize) -> Option<usize> {
+    let a = addr as usize;
+    if addr < 0 || a < lo || a.checked_add(8)? > hi {
+        return None;
+    }
+    // SAFETY: [a, a+8) is within the live part of this thread's stack.
+    Some(unsafe { (a as *const usize).read() })
+}
+
+/// Walks the stack from `regs` (whose `pc` is a current instruction, not a return address) up to `stack_hi`,
+/// writing return addresses into `out`; frames for which `skip(pc)` is true are left out.
+/// Returns the number written.
+pub fn walk(
+    mut regs: Regs,
+    stack_hi: usize,
+    out: &mut [usize; MAX_FRAMES],
+    skip: impl Fn(usize) -> bool,
+) -> usize {
+    let lo = regs.sp;
+    let mut n = 0;
+    let mut is_return = false;
+    // Bound the number of steps, not only the output: skipped frames must not loop forever either.
+    for _ in 0..MAX_FRAMES + 16 {
+        let rule = rule_for(regs.pc, is_return);
+        if !rule.valid() {
+            break;
+        }
+        let base = if rule.cfa_rbp() { regs.bp } else { regs.sp };
+        let cfa = base as isize + rule.cfa_off();
+        if cfa as usize <= regs.sp || cfa as usize > stack_hi {
+            break;
+        }
+        let Some(ra) = read_bounded(cfa + rule.ra_off(), lo, stack_hi) else {
+            break;
+        };
+        if rule.rbp_saved() {
+            match read_bounded(cfa + rule.rbp_off(), lo, stack_hi) {
+                Some(bp) => regs.bp = bp,
+                None => break,
+            }
+        }
+        regs.sp = cfa as usize;
+        regs.pc = ra;
+        is_return = true;
+        if ra < 4096 {
+            break;
+        }
+        if !skip(ra) {
+            out[n] = ra;
+            n += 1;
+            if n == MAX_FRAMES {
+                break;
+            }
+        }
+    }
+    n
+}
+
+/// Captures the current registers and walks the stack from here. Never inlined, so its own frame stays
+/// alive (and described by CFI) while `walk` reads above it; agent frames are dropped by `skip`.
+#[inline(never)]
+pub fn capture(
+    stack_hi: usize,
+    out: &mut [usize; MAX_FRAMES],
+    skip: impl Fn(usize) -> bool,
+) -> usize {
+    let (pc, sp, bp): (usize, usize, usize);
+    // SAFETY: reads three registers; touches no memory, stack or flags.
+    unsafe {
+        core::arch::asm!(
+            "lea {pc}, [rip]",
+            "mov {sp}, rsp",
+            "mov {bp}, rbp",
+            pc = out(reg) pc, sp = out(reg) sp, bp = out(reg) bp,
+            options(nomem, nostack, preserves_flags)
+        );
+    }
+    walk(Regs { pc, sp, bp }, stack_hi, out, skip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_packing_roundtrips() {
+        let r = Rule::new(true, -40000, -8, Some(-16));
+        assert!(r.valid() && r.cfa_rbp() && r.rbp_saved());
+        assert_eq!((r.cfa_off(), r.ra_off(), r.rbp_off()), (-40000, -8, -16));
+        let r = Rule::new(false, 8, -8, None);
+        assert!(r.valid() && !r.cfa_rbp() && !r.rbp_saved());
+        assert_eq!((r.cfa_off(), r.ra_off()), (8, -8));
+        assert_eq!(Rule::new(false, 1 << 30, -8, None), Rule::INVALID);
+        assert_eq!(r.0 & 0xf8, 0, "check bits must stay free");
+    }
+}
