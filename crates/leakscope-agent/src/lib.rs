@@ -9,6 +9,8 @@
 //! Nothing here may unwind into the program: every exported function is `extern "C"` (a panic would abort),
 //! and the code paths behind them avoid panicking operations.
 
+#![cfg_attr(not(test), no_std)]
+
 extern crate alloc;
 
 mod config;
@@ -27,6 +29,32 @@ mod sync;
 mod unwind;
 mod world;
 mod writer;
+
+/// A panic here would be a bug in the agent; unwinding into the program is not an option.
+#[cfg(not(test))]
+#[panic_handler]
+fn on_panic(_: &core::panic::PanicInfo) -> ! {
+    // SAFETY: terminates the process.
+    unsafe { libc::abort() }
+}
+
+// The precompiled `core`/`alloc` reference the unwinder's personality routine and `_Unwind_Resume` from
+// landing pads. With panic = "abort" nothing ever unwinds, so neither is ever called. They are defined as
+// *hidden* symbols: a default-visibility `_Unwind_Resume` in a preloaded library would hijack the C++
+// exception handling of every program we trace.
+#[cfg(not(test))]
+core::arch::global_asm!(
+    ".globl rust_eh_personality",
+    ".hidden rust_eh_personality",
+    ".type rust_eh_personality,@function",
+    "rust_eh_personality:",
+    "ud2",
+    ".globl _Unwind_Resume",
+    ".hidden _Unwind_Resume",
+    ".type _Unwind_Resume,@function",
+    "_Unwind_Resume:",
+    "ud2",
+);
 
 #[global_allocator]
 static GLOBAL: mem::AgentAlloc = mem::AgentAlloc;

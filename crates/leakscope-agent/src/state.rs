@@ -24,35 +24,76 @@ pub static TICK: AtomicU32 = AtomicU32::new(0);
 static AGENT_LO: AtomicUsize = AtomicUsize::new(0);
 static AGENT_HI: AtomicUsize = AtomicUsize::new(0);
 
+/// Per-thread state. Kept in a pthread key slot rather than in TLS: a TLS segment in the agent would
+/// change the size of glibc's per-thread DTV block, which Memcheck reports for threads still running.
 pub struct ThreadState {
     /// Inside the agent: allocations made now are the agent's own (or libc's on its behalf) and pass through.
     pub busy: Cell<bool>,
     /// Top of this thread's stack (exclusive), 0 = not known yet.
     pub stack_hi: Cell<usize>,
+    /// A stop-the-world request arrived while busy: park when leaving the agent.
+    pub deferred: Cell<bool>,
 }
 
-thread_local! {
-    pub static TLS: ThreadState = const { ThreadState { busy: Cell::new(false), stack_hi: Cell::new(0) } };
+static KEY: AtomicU32 = AtomicU32::new(u32::MAX);
+
+unsafe extern "C" fn drop_thread_state(p: *mut c_void) {
+    drop(alloc::boxed::Box::from_raw(p as *mut ThreadState));
+}
+
+fn create_key() {
+    let mut k: libc::pthread_key_t = 0;
+    // SAFETY: valid out pointer; keys below 32 need no allocation in glibc.
+    if unsafe { libc::pthread_key_create(&mut k, Some(drop_thread_state)) } == 0 {
+        KEY.store(k, Ordering::Release);
+    }
+}
+
+/// This thread's state, created on first use. None before the agent started or if the key is unavailable.
+#[inline]
+pub fn thread_state() -> Option<&'static ThreadState> {
+    let k = KEY.load(Ordering::Acquire);
+    if k == u32::MAX {
+        return None;
+    }
+    // SAFETY: reads this thread's slot for our key.
+    let p = unsafe { libc::pthread_getspecific(k) } as *const ThreadState;
+    if !p.is_null() {
+        // SAFETY: the slot holds a ThreadState we leaked for this thread; freed only at its exit.
+        return Some(unsafe { &*p });
+    }
+    new_thread_state(k)
+}
+
+#[cold]
+fn new_thread_state(k: libc::pthread_key_t) -> Option<&'static ThreadState> {
+    let st = alloc::boxed::Box::leak(alloc::boxed::Box::new(ThreadState {
+        busy: Cell::new(false),
+        stack_hi: Cell::new(0),
+        deferred: Cell::new(false),
+    }));
+    // SAFETY: storing our pointer in our key's slot.
+    unsafe { libc::pthread_setspecific(k, st as *mut ThreadState as *const c_void) };
+    Some(st)
 }
 
 /// Marks this thread as inside the agent for the guard's lifetime.
-pub struct Busy(());
+pub struct Busy(&'static ThreadState);
 
 impl Busy {
     /// None if this thread is already inside the agent (a nested call must pass through).
     #[inline]
     pub fn enter() -> Option<Busy> {
-        TLS.try_with(|t| (!t.busy.replace(true)).then_some(Busy(())))
-            .ok()
-            .flatten()
+        let t = thread_state()?;
+        (!t.busy.replace(true)).then_some(Busy(t))
     }
 }
 
 impl Drop for Busy {
     #[inline]
     fn drop(&mut self) {
-        let _ = TLS.try_with(|t| t.busy.set(false));
-        crate::world::park_if_requested();
+        self.0.busy.set(false);
+        crate::world::park_if_requested(self.0);
     }
 }
 
@@ -74,8 +115,9 @@ fn start() -> bool {
     {
         return STATE.load(Ordering::Acquire) == ACTIVE;
     }
+    create_key();
     let Some(_busy) = Busy::enter() else {
-        STATE.store(UNINIT, Ordering::Release);
+        STATE.store(DORMANT, Ordering::Release);
         return false;
     };
     let next = if begin_tracing() { ACTIVE } else { DORMANT };
@@ -253,13 +295,14 @@ fn cmdline() -> Vec<String> {
 /// Upper bound of the current thread's stack, for bounded unwinding. 0 if unknown (e.g. on a signal stack).
 #[inline]
 fn stack_hi(sp: usize) -> usize {
-    let cached = TLS.try_with(|t| t.stack_hi.get()).unwrap_or(0);
+    let ts = thread_state();
+    let cached = ts.map_or(0, |t| t.stack_hi.get());
     if cached != 0 && sp < cached && sp + (256 << 20) > cached {
         return cached;
     }
     let hi = compute_stack_hi(sp);
-    if hi != 0 {
-        let _ = TLS.try_with(|t| t.stack_hi.set(hi));
+    if let (Some(t), true) = (ts, hi != 0) {
+        t.stack_hi.set(hi);
     }
     hi
 }

@@ -5,9 +5,8 @@
 //! inside glibc's malloc on the agent's behalf) when the signal lands does not stop there — it might hold a
 //! lock the scan or libc's exit-time cleanup needs — but parks itself as it leaves the agent.
 
-use crate::state::TLS;
+use crate::state::{thread_state, ThreadState};
 use alloc::vec::Vec;
-use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering};
 
 /// Saved state of a stopped thread.
@@ -31,10 +30,6 @@ static mut SLOTS: [Stopped; MAX_STOPPED] = [Stopped {
 }; MAX_STOPPED];
 /// Threads of the agent itself (never stopped by signal).
 static AGENT_TID: AtomicI32 = AtomicI32::new(0);
-
-thread_local! {
-    static DEFERRED: Cell<bool> = const { Cell::new(false) };
-}
 
 pub fn signal_number() -> i32 {
     libc::SIGRTMAX() - 1
@@ -62,9 +57,9 @@ extern "C" fn on_stop_signal(_sig: i32, _info: *mut libc::siginfo_t, uctx: *mut 
         return;
     }
     let e = crate::real::errno();
-    let busy = TLS.try_with(|t| t.busy.get()).unwrap_or(false);
-    if busy {
-        let _ = DEFERRED.try_with(|d| d.set(true));
+    let ts = thread_state();
+    if let Some(t) = ts.filter(|t| t.busy.get()) {
+        t.deferred.set(true);
     } else {
         // SAFETY: the kernel passes a valid ucontext to SA_SIGINFO handlers.
         let uc = unsafe { &*(uctx as *const libc::ucontext_t) };
@@ -107,10 +102,8 @@ fn from_ucontext(uc: &libc::ucontext_t) -> Stopped {
 
 /// Called as a thread leaves the agent: parks it if a stop is under way and it was asked while busy.
 #[inline]
-pub fn park_if_requested() {
-    if STOP_REQUESTED.load(Ordering::Relaxed)
-        && DEFERRED.try_with(|d| d.replace(false)).unwrap_or(false)
-    {
+pub fn park_if_requested(t: &ThreadState) {
+    if STOP_REQUESTED.load(Ordering::Relaxed) && t.deferred.replace(false) {
         let marker = 0usize;
         park(Stopped {
             tid: gettid(),

@@ -7,11 +7,17 @@
 //! implementation: [`records`] holds the typed payloads with their encoders and decoders, [`reader`] walks a
 //! file and recovers from truncation, [`varint`] is the integer encoding both use.
 
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
 pub mod reader;
 pub mod records;
 pub mod varint;
 
-pub use reader::{read_trace, read_trace_file, TraceError, TraceFile};
+#[cfg(feature = "std")]
+pub use reader::read_trace_file;
+pub use reader::{read_trace, TraceError, TraceFile};
 pub use records::*;
 
 /// First 8 bytes of every trace file.
@@ -34,7 +40,7 @@ pub fn file_header() -> [u8; FILE_HEADER_LEN] {
 }
 
 /// Frames `payload` as one chunk (header + payload) into `out`, ready for a single `write(2)`.
-pub fn frame_chunk(out: &mut Vec<u8>, kind: ChunkKind, pid: u32, payload: &[u8]) {
+pub fn frame_chunk(out: &mut alloc::vec::Vec<u8>, kind: ChunkKind, pid: u32, payload: &[u8]) {
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&(kind as u16).to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());

@@ -2,8 +2,10 @@
 
 use crate::records::{ChunkKind, Record};
 use crate::{CHUNK_HEADER_LEN, FILE_HEADER_LEN, MAGIC, MAX_PAYLOAD, VERSION};
-use std::fmt;
-use std::path::Path;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
 
 /// One decoded chunk and the process that wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +29,7 @@ pub struct TraceFile {
 /// Reasons a file cannot be read as a trace at all.
 #[derive(Debug)]
 pub enum TraceError {
+    #[cfg(feature = "std")]
     Io(std::io::Error),
     Empty,
     NotATrace,
@@ -36,6 +39,7 @@ pub enum TraceError {
 impl fmt::Display for TraceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            #[cfg(feature = "std")]
             Self::Io(e) => write!(f, "cannot read the trace: {e}"),
             Self::Empty => write!(
                 f,
@@ -50,10 +54,12 @@ impl fmt::Display for TraceError {
     }
 }
 
+#[cfg(feature = "std")]
 impl std::error::Error for TraceError {}
 
 /// Reads and decodes a whole trace file.
-pub fn read_trace_file(path: &Path) -> Result<TraceFile, TraceError> {
+#[cfg(feature = "std")]
+pub fn read_trace_file(path: &std::path::Path) -> Result<TraceFile, TraceError> {
     read_trace(&std::fs::read(path).map_err(TraceError::Io)?)
 }
 
@@ -163,6 +169,7 @@ mod tests {
     use super::*;
     use crate::records::*;
     use crate::{file_header, frame_chunk};
+    use alloc::vec;
 
     fn sample() -> Vec<Record> {
         vec![

@@ -5,6 +5,8 @@
 //! list); decoders ignore payload bytes they do not know. Anything else gets a new [`ChunkKind`].
 
 use crate::varint::{put_bytes, put_i64, put_u64, Cursor, Malformed};
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// What a chunk holds. Unknown kinds are skipped by readers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

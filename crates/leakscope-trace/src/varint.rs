@@ -1,5 +1,8 @@
 //! Unsigned LEB128 and zigzag integers, plus the cursor that decodes a chunk payload.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// Appends `v` as unsigned LEB128.
 pub fn put_u64(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -86,6 +89,7 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     #[test]
     fn roundtrip_extremes() {
