@@ -52,6 +52,7 @@ extern "C" fn main_trampoline(
     r
 }
 
+/// Return from main: main's frame is dead, its callee-saved registers were restored.
 fn note_exit(code: c_int, sp: usize) {
     if EXIT_CODE
         .compare_exchange(NO_STATUS, code as i64, Ordering::AcqRel, Ordering::Relaxed)
@@ -102,22 +103,119 @@ pub unsafe extern "C" fn __libc_start_main(
     )
 }
 
+// `exit`, `_exit` and `_Exit` are naked stubs: they pass the caller's stack pointer at the call (everything
+// below it is dead, as Memcheck sees it) and the caller's callee-saved registers (which the real exit path
+// would push onto the stack, where Memcheck scans them) to the Rust side as arguments 2..8.
+
+#[unsafe(naked)]
 #[no_mangle]
-pub unsafe extern "C" fn exit(status: c_int) -> ! {
-    note_exit(status, current_sp());
-    let real = next_symbol(c"exit");
-    if real.is_null() {
-        libc::syscall(libc::SYS_exit_group, status);
-    }
-    let real: extern "C" fn(c_int) -> ! = core::mem::transmute(real);
-    real(status)
+pub unsafe extern "C" fn exit(_status: c_int) -> ! {
+    core::arch::naked_asm!(
+            "lea rsi, [rsp + 8]",
+            "sub rsp, 8",
+            "push r15",
+            "push r14",
+            "mov rdx, rbx",
+            "mov rcx, rbp",
+            "mov r8, r12",
+            "mov r9, r13",
+        "call {f}",
+        "ud2",
+        f = sym exit_impl,
+    )
 }
 
-fn exit_now(status: c_int) -> ! {
+#[unsafe(naked)]
+#[no_mangle]
+pub unsafe extern "C" fn _exit(_status: c_int) -> ! {
+    core::arch::naked_asm!(
+            "lea rsi, [rsp + 8]",
+            "sub rsp, 8",
+            "push r15",
+            "push r14",
+            "mov rdx, rbx",
+            "mov rcx, rbp",
+            "mov r8, r12",
+            "mov r9, r13",
+        "call {f}",
+        "ud2",
+        f = sym exit_now,
+    )
+}
+
+#[unsafe(naked)]
+#[no_mangle]
+pub unsafe extern "C" fn _Exit(_status: c_int) -> ! {
+    core::arch::naked_asm!(
+            "lea rsi, [rsp + 8]",
+            "sub rsp, 8",
+            "push r15",
+            "push r14",
+            "mov rdx, rbx",
+            "mov rcx, rbp",
+            "mov r8, r12",
+            "mov r9, r13",
+        "call {f}",
+        "ud2",
+        f = sym exit_now,
+    )
+}
+
+/// The caller's callee-saved registers at its `exit()` call (rbx, rbp, r12..r15).
+static EXIT_REGS: [AtomicUsize; 6] = [const { AtomicUsize::new(0) }; 6];
+
+#[allow(clippy::too_many_arguments)]
+extern "C" fn exit_impl(
+    status: c_int,
+    floor: usize,
+    rbx: usize,
+    rbp: usize,
+    r12: usize,
+    r13: usize,
+    r14: usize,
+    r15: usize,
+) -> ! {
+    if EXIT_CODE
+        .compare_exchange(
+            NO_STATUS,
+            status as i64,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        )
+        .is_ok()
+    {
+        for (slot, v) in EXIT_REGS.iter().zip([rbx, rbp, r12, r13, r14, r15]) {
+            slot.store(v, Ordering::Relaxed);
+        }
+        FLOOR_SP.store(floor, Ordering::Release);
+    }
+    // SAFETY: looking up and calling glibc's exit with the program's status.
+    unsafe {
+        let real = next_symbol(c"exit");
+        if real.is_null() {
+            libc::syscall(libc::SYS_exit_group, status);
+        }
+        let real: extern "C" fn(c_int) -> ! = core::mem::transmute(real);
+        real(status)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+extern "C" fn exit_now(
+    status: c_int,
+    floor: usize,
+    rbx: usize,
+    rbp: usize,
+    r12: usize,
+    r13: usize,
+    r14: usize,
+    r15: usize,
+) -> ! {
+    let regs = [rbx, rbp, r12, r13, r14, r15];
     final_report(ExitPoint {
         status: ExitStatus::Code(status),
-        floor_sp: current_sp(),
-        regs: None,
+        floor_sp: floor,
+        regs: Some(&regs),
         freeres: true,
     });
     // glibc's _exit is exit_group; calling it by name would land back here.
@@ -125,16 +223,6 @@ fn exit_now(status: c_int) -> ! {
         // SAFETY: terminates the process.
         unsafe { libc::syscall(libc::SYS_exit_group, status) };
     }
-}
-
-#[no_mangle]
-pub extern "C" fn _exit(status: c_int) -> ! {
-    exit_now(status)
-}
-
-#[no_mangle]
-pub extern "C" fn _Exit(status: c_int) -> ! {
-    exit_now(status)
 }
 
 /// Runs after every other atexit handler and destructor (it was registered before them).
@@ -259,6 +347,7 @@ extern "C" fn after_fork_child() {
     writer::PID.store(pid, Ordering::Relaxed);
     EXIT_CODE.store(NO_STATUS, Ordering::Relaxed);
     FLOOR_SP.store(0, Ordering::Relaxed);
+    EXIT_REGS.iter().for_each(|r| r.store(0, Ordering::Relaxed));
     for s in stacks::all() {
         s.written.store(false, Ordering::Relaxed);
     }
