@@ -195,10 +195,18 @@ impl Regions {
         }
     }
 
-    /// Copies the registered ranges into `out` as (start, end) pairs.
+    /// Copies the registered ranges into `out` as (start, end) pairs. Never allocates under the lock
+    /// (allocating may map a new region, which takes the same lock).
     pub fn snapshot(&self, out: &mut alloc::vec::Vec<(usize, usize)>) {
-        let t = self.inner.lock();
-        out.extend((0..t.n).map(|i| (t.start[i], t.start[i] + t.len[i])));
+        loop {
+            let n = self.inner.lock().n;
+            out.reserve(n + 8);
+            let t = self.inner.lock();
+            if t.n <= out.capacity() - out.len() {
+                out.extend((0..t.n).map(|i| (t.start[i], t.start[i] + t.len[i])));
+                return;
+            }
+        }
     }
 }
 

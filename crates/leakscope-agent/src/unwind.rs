@@ -8,10 +8,20 @@
 //! thread's stack, so a stale or wrong rule yields a short stack, never a fault.
 
 use crate::modules::{self, Slice};
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU64, Ordering};
 use gimli::{CfaRule, EhFrame, RegisterRule, UnwindContext, UnwindSection, X86_64};
 
 pub const MAX_FRAMES: usize = 128;
+
+/// Output buffer of a walk; only the first `n` (the returned count) entries are written.
+pub type Frames = [MaybeUninit<usize>; MAX_FRAMES];
+
+/// The written part of a walk's buffer.
+pub fn written(frames: &Frames, n: usize) -> &[usize] {
+    // SAFETY: walk initialised frames[..n]; MaybeUninit<usize> has usize's layout.
+    unsafe { core::slice::from_raw_parts(frames.as_ptr().cast::<usize>(), n.min(MAX_FRAMES)) }
+}
 
 /// The registers an x86-64 unwind step needs.
 #[derive(Clone, Copy, Debug)]
@@ -65,43 +75,43 @@ impl Rule {
 const CACHE_BITS: u32 = 16;
 const CACHE_SIZE: usize = 1 << CACHE_BITS;
 
-/// Direct-mapped cache: key word = the address, value word = rule. A racing writer can pair a key with
-/// another address's rule for a moment; the `check` bits (from the address, stored in the otherwise unused
-/// bits 3..8 of the rule) make that vanishingly rare, and bounded reads make it harmless.
-struct RuleCache {
-    keys: [AtomicU64; CACHE_SIZE],
-    rules: [AtomicU64; CACHE_SIZE],
+/// Direct-mapped cache of (address, rule) pairs, both words in one 16-byte entry so one cache line serves
+/// the lookup. A racing writer can pair a key with another address's rule for a moment; the check bits
+/// (from the address, kept in the otherwise unused bits 3..8 of the rule) make that vanishingly rare, and
+/// bounded reads make it harmless.
+#[repr(C, align(16))]
+struct CacheEntry {
+    key: AtomicU64,
+    rule: AtomicU64,
 }
 
-static CACHE: RuleCache = RuleCache {
-    keys: [const { AtomicU64::new(0) }; CACHE_SIZE],
-    rules: [const { AtomicU64::new(0) }; CACHE_SIZE],
-};
+static CACHE: [CacheEntry; CACHE_SIZE] =
+    [const { CacheEntry { key: AtomicU64::new(0), rule: AtomicU64::new(0) } }; CACHE_SIZE];
 
 #[inline]
 fn slot(addr: usize) -> usize {
-    (addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> (usize::BITS - CACHE_BITS)
+    (addr ^ (addr >> CACHE_BITS)) & (CACHE_SIZE - 1)
 }
 
 #[inline]
 fn check_bits(addr: usize) -> u64 {
-    ((addr as u64 ^ (addr as u64 >> 7)) & 0x1f) << 3
+    ((addr as u64 >> 20 ^ addr as u64 >> 40) & 0x1f) << 3
 }
 
 /// Cached rule for `addr`. `is_return` = addr is a return address (look up addr-1, inside the call).
 #[inline]
 fn rule_for(addr: usize, is_return: bool) -> Rule {
-    let key = addr | is_return as usize; // code addresses of calls never collide with these low bits in practice
-    let i = slot(key);
-    if CACHE.keys[i].load(Ordering::Acquire) == key as u64 {
-        let w = CACHE.rules[i].load(Ordering::Relaxed);
-        if w & 0xf8 == check_bits(key) {
-            return Rule(w & !0xf8);
-        }
+    // Return addresses and interrupted pcs of one address need different rows: tag the key's top bit.
+    let key = addr | (is_return as usize) << 63;
+    let e = &CACHE[slot(addr)];
+    let k = e.key.load(Ordering::Acquire);
+    let w = e.rule.load(Ordering::Relaxed);
+    if k == key as u64 && w & 0xf8 == check_bits(addr) {
+        return Rule(w & !0xf8);
     }
     let r = compute_rule(if is_return { addr - 1 } else { addr });
-    CACHE.rules[i].store(r.0 | check_bits(key), Ordering::Relaxed);
-    CACHE.keys[i].store(key as u64, Ordering::Release);
+    e.rule.store(r.0 | check_bits(addr), Ordering::Relaxed);
+    e.key.store(key as u64, Ordering::Release);
     r
 }
 
@@ -164,7 +174,7 @@ fn read_bounded(addr: isize, lo: usize, hi: usize) -> Option<usize> {
 pub fn walk(
     mut regs: Regs,
     stack_hi: usize,
-    out: &mut [usize; MAX_FRAMES],
+    out: &mut Frames,
     skip: impl Fn(usize) -> bool,
 ) -> usize {
     let lo = regs.sp;
@@ -197,7 +207,7 @@ pub fn walk(
             break;
         }
         if !skip(ra) {
-            out[n] = ra;
+            out[n] = MaybeUninit::new(ra);
             n += 1;
             if n == MAX_FRAMES {
                 break;
@@ -212,7 +222,7 @@ pub fn walk(
 #[inline(never)]
 pub fn capture(
     stack_hi: usize,
-    out: &mut [usize; MAX_FRAMES],
+    out: &mut Frames,
     skip: impl Fn(usize) -> bool,
 ) -> usize {
     let (pc, sp, bp): (usize, usize, usize);
