@@ -331,7 +331,7 @@ fn compute_stack_hi(sp: usize) -> usize {
 /// Captures the stack of the current allocation call and returns its site id.
 #[inline]
 pub fn current_site() -> u32 {
-    let mut frames = [0usize; unwind::MAX_FRAMES];
+    let mut frames = [core::mem::MaybeUninit::uninit(); unwind::MAX_FRAMES];
     let sp = &frames as *const _ as usize;
     let hi = stack_hi(sp);
     let n = if hi == 0 {
@@ -339,7 +339,7 @@ pub fn current_site() -> u32 {
     } else {
         unwind::capture(hi, &mut frames, in_agent)
     };
-    stacks::intern(&frames[..n]).map_or(u32::MAX, |s| s.id)
+    stacks::intern(unwind::written(&frames, n)).map_or(u32::MAX, |s| s.id)
 }
 
 /// Records a block the program just received.

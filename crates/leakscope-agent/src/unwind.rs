@@ -85,8 +85,12 @@ struct CacheEntry {
     rule: AtomicU64,
 }
 
-static CACHE: [CacheEntry; CACHE_SIZE] =
-    [const { CacheEntry { key: AtomicU64::new(0), rule: AtomicU64::new(0) } }; CACHE_SIZE];
+static CACHE: [CacheEntry; CACHE_SIZE] = [const {
+    CacheEntry {
+        key: AtomicU64::new(0),
+        rule: AtomicU64::new(0),
+    }
+}; CACHE_SIZE];
 
 #[inline]
 fn slot(addr: usize) -> usize {
@@ -220,11 +224,7 @@ pub fn walk(
 /// Captures the current registers and walks the stack from here. Never inlined, so its own frame stays
 /// alive (and described by CFI) while `walk` reads above it; agent frames are dropped by `skip`.
 #[inline(never)]
-pub fn capture(
-    stack_hi: usize,
-    out: &mut Frames,
-    skip: impl Fn(usize) -> bool,
-) -> usize {
+pub fn capture(stack_hi: usize, out: &mut Frames, skip: impl Fn(usize) -> bool) -> usize {
     let (pc, sp, bp): (usize, usize, usize);
     // SAFETY: reads three registers; touches no memory, stack or flags.
     unsafe {
