@@ -8,7 +8,7 @@
 //! - the report itself runs from an atexit handler registered before any of the program's, so it runs after
 //!   all of them and after `_dl_fini` (library destructors), the latest point that still sees the process;
 //! - `_exit`/`_Exit`: interposed, report immediately;
-//! - fatal signals: a handler (only where the disposition was the default) reports, then re-raises;
+//! - fatal signals: see [`crate::signals`] (reports when the default action is about to kill);
 //! - `fork`: atfork handlers keep the agent's locks consistent; the child starts its own report.
 
 use crate::report::{final_report, ExitPoint};
@@ -255,74 +255,6 @@ pub fn register_at_exit() {
     unsafe { __cxa_atexit(at_exit, core::ptr::null_mut(), core::ptr::null_mut()) };
 }
 
-/// Signals whose default action kills the process.
-const FATAL: [c_int; 17] = [
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGILL,
-    libc::SIGTRAP,
-    libc::SIGABRT,
-    libc::SIGBUS,
-    libc::SIGFPE,
-    libc::SIGUSR1,
-    libc::SIGSEGV,
-    libc::SIGUSR2,
-    libc::SIGPIPE,
-    libc::SIGALRM,
-    libc::SIGTERM,
-    libc::SIGXCPU,
-    libc::SIGXFSZ,
-    libc::SIGSYS,
-];
-
-extern "C" fn on_fatal(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_void) {
-    // SAFETY: the kernel passes valid siginfo and ucontext to SA_SIGINFO handlers.
-    let (uc, code) = unsafe { (&*(uctx as *const libc::ucontext_t), (*info).si_code) };
-    let g = &uc.uc_mcontext.gregs;
-    let regs: [usize; 16] = core::array::from_fn(|i| g[i] as usize);
-    let sp = g[libc::REG_RSP as usize] as usize;
-    final_report(ExitPoint {
-        status: ExitStatus::Signal(sig),
-        floor_sp: sp,
-        regs: Some(&regs),
-        freeres: false,
-    });
-    // SAFETY: restore the default action and let the signal kill us as it would have.
-    unsafe {
-        libc::signal(sig, libc::SIG_DFL);
-        if code <= 0 {
-            // Sent by kill/raise/abort: send it again; it is delivered when this handler returns.
-            libc::syscall(
-                libc::SYS_tgkill,
-                libc::getpid(),
-                libc::syscall(libc::SYS_gettid),
-                sig,
-            );
-        }
-        // A fault re-executes the faulting instruction on return and dies with the default action.
-    }
-}
-
-fn install_fatal_handlers() {
-    for &sig in &FATAL {
-        // SAFETY: query then install; only replaces the default disposition.
-        unsafe {
-            let mut old: libc::sigaction = core::mem::zeroed();
-            if libc::sigaction(sig, core::ptr::null(), &mut old) != 0
-                || old.sa_sigaction != libc::SIG_DFL
-            {
-                continue;
-            }
-            let mut sa: libc::sigaction = core::mem::zeroed();
-            sa.sa_sigaction = on_fatal as *const () as usize;
-            sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, core::ptr::null_mut());
-        }
-    }
-}
-
 extern "C" fn before_fork() {
     writer::lock_for_fork();
     stacks::lock_for_fork();
@@ -363,7 +295,7 @@ pub fn late_init() {
         return;
     }
     let _busy = state::Busy::enter();
-    install_fatal_handlers();
+    crate::signals::install();
     crate::world::install();
     // SAFETY: static handlers.
     unsafe {

@@ -2,7 +2,7 @@
 //!
 //! It interposes the allocation functions ([`hooks`]), records each live block with the interned stack that
 //! allocated it ([`live`], [`stacks`], [`unwind`]), and when the process image ends ([`exit`]) stops the
-//! other threads ([`world`]), classifies every unfreed block the way Valgrind Memcheck does ([`scan`]) and
+//! other threads ([`world`]), including on fatal signals ([`signals`]), classifies every unfreed block the way Valgrind Memcheck does ([`scan`]) and
 //! appends the result to the trace file ([`report`], [`writer`]). The agent's own memory never comes from
 //! the program's heap ([`mem`]).
 //!
@@ -23,6 +23,7 @@ mod modules;
 mod real;
 mod report;
 mod scan;
+mod signals;
 mod stacks;
 mod state;
 mod sync;

@@ -48,7 +48,7 @@ pub fn install() {
         sa.sa_sigaction = on_stop_signal as *const () as usize;
         sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
         libc::sigfillset(&mut sa.sa_mask);
-        libc::sigaction(signal_number(), &sa, core::ptr::null_mut());
+        crate::signals::real_sigaction(signal_number(), &sa, core::ptr::null_mut());
     }
 }
 

@@ -1,0 +1,213 @@
+//! Fatal signals, without changing what the program sees.
+//!
+//! To report the live heap when a signal kills the process, the agent keeps its own handler installed for
+//! every signal whose default action is to terminate. The program must not notice: runtimes decide things
+//! from the current disposition (Rust's std only sets up its stack-overflow handler when SIGSEGV is at its
+//! default). So `sigaction` and `signal` are interposed for those signals: the program reads and writes a
+//! *virtual* disposition, the kernel keeps the agent's handler (with the program's mask and flags), and the
+//! agent's handler runs the program's handler, ignores, or — when the virtual disposition is the default —
+//! writes the final report and lets the signal kill the process as it would have.
+
+use crate::report::{final_report, ExitPoint};
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicBool, Ordering};
+use leakscope_trace::ExitStatus;
+
+/// Signals whose default action terminates the process.
+const FATAL: [c_int; 17] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGABRT,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGUSR1,
+    libc::SIGSEGV,
+    libc::SIGUSR2,
+    libc::SIGPIPE,
+    libc::SIGALRM,
+    libc::SIGTERM,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGSYS,
+];
+
+const NSIG: usize = 65;
+
+/// The program's view of each signal's disposition, for the signals we keep hooked.
+struct Virtual {
+    hooked: [AtomicBool; NSIG],
+    actions: [core::cell::UnsafeCell<libc::sigaction>; NSIG],
+}
+
+// SAFETY: an action slot is written by the program's sigaction calls (serialized by the program, as the
+// kernel's own table would be racy too) and read by the handler.
+unsafe impl Sync for Virtual {}
+
+static VIRTUAL: Virtual = Virtual {
+    hooked: [const { AtomicBool::new(false) }; NSIG],
+    // SAFETY: an all-zero sigaction is SIG_DFL with an empty mask.
+    actions: [const { core::cell::UnsafeCell::new(unsafe { core::mem::zeroed() }) }; NSIG],
+};
+
+type SigactionFn =
+    unsafe extern "C" fn(c_int, *const libc::sigaction, *mut libc::sigaction) -> c_int;
+static REAL_SIGACTION: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// glibc's sigaction (ours is interposed, so calls by name would come back here).
+pub fn real_sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int {
+    let mut f = REAL_SIGACTION.load(Ordering::Acquire);
+    if f == 0 {
+        // SAFETY: dlsym with a valid name.
+        f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"sigaction".as_ptr()) } as usize;
+        REAL_SIGACTION.store(f, Ordering::Release);
+    }
+    if f == 0 {
+        return -1;
+    }
+    // SAFETY: f is glibc's sigaction.
+    unsafe { core::mem::transmute::<usize, SigactionFn>(f)(sig, act, old) }
+}
+
+fn hooked(sig: c_int) -> bool {
+    (sig as usize) < NSIG && VIRTUAL.hooked[sig as usize].load(Ordering::Acquire)
+}
+
+fn virtual_action(sig: c_int) -> *mut libc::sigaction {
+    VIRTUAL.actions[sig as usize].get()
+}
+
+/// Installs the agent's handler in the kernel with the program's mask and flags.
+fn install_real(sig: c_int, program: &libc::sigaction) {
+    // SAFETY: building and installing a valid sigaction.
+    unsafe {
+        let mut sa: libc::sigaction = core::mem::zeroed();
+        sa.sa_sigaction = on_signal as *const () as usize;
+        sa.sa_mask = program.sa_mask;
+        // Same flags as the program's (SA_RESTART, SA_ONSTACK, ...), but our handler emulates SA_RESETHAND
+        // itself and always wants siginfo.
+        sa.sa_flags = (program.sa_flags & !libc::SA_RESETHAND) | libc::SA_SIGINFO;
+        real_sigaction(sig, &sa, core::ptr::null_mut());
+    }
+}
+
+/// Hooks every fatal signal whose inherited disposition is the default (an inherited SIG_IGN is left alone).
+pub fn install() {
+    for &sig in &FATAL {
+        // SAFETY: query into a zeroed struct.
+        let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
+        if real_sigaction(sig, core::ptr::null(), &mut old) != 0
+            || old.sa_sigaction != libc::SIG_DFL
+        {
+            continue;
+        }
+        // SAFETY: slot of a signal below NSIG; no handler can read it before `hooked` is set.
+        unsafe { *virtual_action(sig) = old };
+        install_real(sig, &old);
+        VIRTUAL.hooked[sig as usize].store(true, Ordering::Release);
+    }
+}
+
+/// Interposed `sigaction`: for hooked signals, the program reads and writes its virtual disposition.
+#[no_mangle]
+pub unsafe extern "C" fn sigaction(
+    sig: c_int,
+    act: *const libc::sigaction,
+    old: *mut libc::sigaction,
+) -> c_int {
+    if !hooked(sig) {
+        return real_sigaction(sig, act, old);
+    }
+    if !old.is_null() {
+        *old = *virtual_action(sig);
+    }
+    if act.is_null() {
+        return 0;
+    }
+    let new = *act;
+    if new.sa_sigaction == libc::SIG_IGN {
+        // Ignored signals are not fatal: hand the signal back to the kernel.
+        VIRTUAL.hooked[sig as usize].store(false, Ordering::Release);
+        return real_sigaction(sig, act, core::ptr::null_mut());
+    }
+    *virtual_action(sig) = new;
+    install_real(sig, &new);
+    0
+}
+
+/// Interposed `signal` (BSD semantics, as glibc's): a sigaction with SA_RESTART.
+#[no_mangle]
+pub unsafe extern "C" fn signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
+    let mut sa: libc::sigaction = core::mem::zeroed();
+    sa.sa_sigaction = handler;
+    sa.sa_flags = libc::SA_RESTART;
+    libc::sigemptyset(&mut sa.sa_mask);
+    libc::sigaddset(&mut sa.sa_mask, sig);
+    let mut old: libc::sigaction = core::mem::zeroed();
+    if sigaction(sig, &sa, &mut old) != 0 {
+        return libc::SIG_ERR;
+    }
+    old.sa_sigaction
+}
+
+extern "C" fn on_signal(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_void) {
+    // SAFETY: sig < NSIG (we only hook FATAL).
+    let act = unsafe { &mut *virtual_action(sig) };
+    let handler = act.sa_sigaction;
+    if handler == libc::SIG_DFL {
+        die(sig, info, uctx);
+        return;
+    }
+    if handler == libc::SIG_IGN {
+        return;
+    }
+    if act.sa_flags & libc::SA_RESETHAND != 0 {
+        act.sa_sigaction = libc::SIG_DFL;
+        act.sa_flags &= !libc::SA_RESETHAND;
+    }
+    // SAFETY: calling the program's handler the way the kernel would have.
+    unsafe {
+        if act.sa_flags & libc::SA_SIGINFO != 0 {
+            let h: extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void) =
+                core::mem::transmute(handler);
+            h(sig, info, uctx);
+        } else {
+            let h: extern "C" fn(c_int) = core::mem::transmute(handler);
+            h(sig);
+        }
+    }
+}
+
+/// The signal's default action is about to kill the process: report, then let it.
+fn die(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_void) {
+    // SAFETY: the kernel passes valid siginfo and ucontext to SA_SIGINFO handlers.
+    let (uc, code) = unsafe { (&*(uctx as *const libc::ucontext_t), (*info).si_code) };
+    let g = &uc.uc_mcontext.gregs;
+    let regs: [usize; 16] = core::array::from_fn(|i| g[i] as usize);
+    let sp = g[libc::REG_RSP as usize] as usize;
+    final_report(ExitPoint {
+        status: ExitStatus::Signal(sig),
+        floor_sp: sp,
+        regs: Some(&regs),
+        freeres: false,
+    });
+    VIRTUAL.hooked[sig as usize].store(false, Ordering::Release);
+    // SAFETY: restore the default action and let the signal kill us as it would have.
+    unsafe {
+        let mut dfl: libc::sigaction = core::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        real_sigaction(sig, &dfl, core::ptr::null_mut());
+        if code <= 0 {
+            // Sent by kill/raise/abort: send it again; it is delivered when this handler returns.
+            libc::syscall(
+                libc::SYS_tgkill,
+                libc::getpid(),
+                libc::syscall(libc::SYS_gettid),
+                sig,
+            );
+        }
+        // A fault re-executes the faulting instruction on return and dies with the default action.
+    }
+}
