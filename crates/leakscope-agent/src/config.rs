@@ -22,11 +22,16 @@ pub fn load() {
         SAMPLE_RATE.store(v, Ordering::Relaxed);
     }
     if let Some(v) = env_u64(c"LEAKSCOPE_INTERVAL_MS") {
-        INTERVAL_MS.store(v.max(1), Ordering::Relaxed);
+        INTERVAL_MS.store(v, Ordering::Relaxed);
     }
 }
 
 /// Bytes between sampled stacks; 0 = every allocation.
 pub fn sample_rate() -> u64 {
     SAMPLE_RATE.load(Ordering::Relaxed)
+}
+
+/// Snapshot interval in milliseconds (0: no snapshot thread).
+pub fn interval_ms() -> u64 {
+    INTERVAL_MS.load(Ordering::Relaxed)
 }

@@ -282,6 +282,7 @@ extern "C" fn after_fork_child() {
     EXIT_REGS.iter().for_each(|r| r.store(0, Ordering::Relaxed));
     for s in stacks::all() {
         s.written.store(false, Ordering::Relaxed);
+        s.snap_allocs.store(0, Ordering::Relaxed);
     }
     state::forget_written_modules();
     let _busy = state::Busy::enter();
@@ -297,6 +298,7 @@ pub fn late_init() {
     let _busy = state::Busy::enter();
     crate::signals::install();
     crate::world::install();
+    crate::timeline::start();
     // SAFETY: static handlers.
     unsafe {
         libc::pthread_atfork(

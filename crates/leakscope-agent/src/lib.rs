@@ -27,6 +27,7 @@ mod signals;
 mod stacks;
 mod state;
 mod sync;
+mod timeline;
 mod unwind;
 mod world;
 mod writer;

@@ -21,6 +21,9 @@ pub struct Site {
     pub alloc_bytes: AtomicU64,
     /// Whether the definition has been written to the trace.
     pub written: AtomicBool,
+    /// Values in the last snapshot written (to write only sites that changed).
+    pub snap_allocs: AtomicU64,
+    pub snap_live: AtomicU64,
 }
 
 impl Site {
@@ -139,6 +142,8 @@ fn intern_slow(hash: u64, frames: &[usize]) -> Option<&'static Site> {
         allocs: AtomicU64::new(0),
         alloc_bytes: AtomicU64::new(0),
         written: AtomicBool::new(false),
+        snap_allocs: AtomicU64::new(0),
+        snap_live: AtomicU64::new(0),
     }));
     publish_id(site);
     // SAFETY: as above.

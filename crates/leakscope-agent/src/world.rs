@@ -31,6 +31,11 @@ static mut SLOTS: [Stopped; MAX_STOPPED] = [Stopped {
 /// Threads of the agent itself (never stopped by signal).
 static AGENT_TID: AtomicI32 = AtomicI32::new(0);
 
+/// Marks the calling thread as the agent's own (the snapshot thread).
+pub fn set_agent_thread(tid: i32) {
+    AGENT_TID.store(tid, Ordering::Relaxed);
+}
+
 pub fn signal_number() -> i32 {
     libc::SIGRTMAX() - 1
 }

@@ -1,0 +1,83 @@
+//! The snapshot thread: every interval, appends the live bytes and blocks of each allocation site that
+//! changed, plus the process RSS. The trace thus grows with sites × snapshots, not with allocations, and a
+//! process killed by SIGKILL still leaves its heap as of the last snapshot.
+
+use crate::state::{self, STATE, TICK};
+use crate::{config, mem, stacks, world, writer};
+use alloc::vec::Vec;
+use core::ffi::c_void;
+use core::sync::atomic::Ordering;
+use leakscope_trace::{Record, SiteSample, Snapshot};
+
+const THREAD_STACK: usize = 256 << 10;
+
+/// Starts the thread (once, before `main`). Its stack is agent memory, so the leak scan skips it.
+pub fn start() {
+    if config::interval_ms() == 0 {
+        return;
+    }
+    let stack = mem::map(THREAD_STACK);
+    if stack.is_null() {
+        return;
+    }
+    // SAFETY: attr is initialised before use and destroyed after; the stack stays mapped for the
+    // thread's whole life.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        libc::pthread_attr_init(&mut attr);
+        libc::pthread_attr_setstack(&mut attr, stack.cast(), THREAD_STACK);
+        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+        let mut tid: libc::pthread_t = 0;
+        libc::pthread_create(&mut tid, &attr, run, core::ptr::null_mut());
+        libc::pthread_attr_destroy(&mut attr);
+    }
+}
+
+extern "C" fn run(_: *mut c_void) -> *mut c_void {
+    // Everything this thread does is the agent's: allocations pass through, stop requests skip it.
+    if let Some(t) = state::thread_state() {
+        t.busy.set(true);
+    }
+    // SAFETY: plain syscall.
+    world::set_agent_thread(unsafe { libc::syscall(libc::SYS_gettid) } as i32);
+    let interval = config::interval_ms();
+    let ts = libc::timespec {
+        tv_sec: (interval / 1000) as i64,
+        tv_nsec: ((interval % 1000) * 1_000_000) as i64,
+    };
+    loop {
+        // SAFETY: sleeping on a valid timespec.
+        unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
+        if STATE.load(Ordering::Acquire) != state::ACTIVE {
+            return core::ptr::null_mut();
+        }
+        TICK.fetch_add(1, Ordering::Relaxed);
+        write_snapshot();
+    }
+}
+
+/// Appends one snapshot of the sites whose numbers changed since the previous one.
+pub fn write_snapshot() {
+    let mut changed: Vec<SiteSample> = Vec::new();
+    for s in stacks::all() {
+        let sample = SiteSample {
+            stack: s.id,
+            live_bytes: s.live_bytes.load(Ordering::Relaxed).max(0) as u64,
+            live_blocks: s.live_blocks.load(Ordering::Relaxed).max(0) as u64,
+            allocs: s.allocs.load(Ordering::Relaxed),
+            alloc_bytes: s.alloc_bytes.load(Ordering::Relaxed),
+        };
+        if s.snap_allocs.swap(sample.allocs, Ordering::Relaxed) != sample.allocs
+            || s.snap_live.swap(sample.live_bytes, Ordering::Relaxed) != sample.live_bytes
+        {
+            changed.push(sample);
+        }
+    }
+    state::emit_modules();
+    writer::define_sites(changed.iter().map(|c| c.stack));
+    writer::emit(&Record::Snapshot(Snapshot {
+        time_ns: crate::uptime_ns(),
+        rss: crate::rss_bytes(),
+        sites: changed,
+    }));
+}
