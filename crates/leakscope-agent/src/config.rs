@@ -1,9 +1,10 @@
 //! Options the CLI passes through the environment (read once at start-up, without allocating).
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 static SAMPLE_RATE: AtomicU64 = AtomicU64::new(0);
 static INTERVAL_MS: AtomicU64 = AtomicU64::new(1000);
+static WALK_CACHE: AtomicBool = AtomicBool::new(true);
 
 fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
     // SAFETY: getenv does not allocate; the string is NUL-terminated.
@@ -16,8 +17,12 @@ fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
     s.to_str().ok()?.trim().parse().ok()
 }
 
-/// Reads `LEAKSCOPE_SAMPLE_RATE` and `LEAKSCOPE_INTERVAL_MS`.
+/// Reads `LEAKSCOPE_SAMPLE_RATE`, `LEAKSCOPE_INTERVAL_MS` and `LEAKSCOPE_UNWIND_REFERENCE` (1: walk every stack
+/// from scratch, for comparing the fast path against it).
 pub fn load() {
+    if env_u64(c"LEAKSCOPE_UNWIND_REFERENCE") == Some(1) {
+        WALK_CACHE.store(false, Ordering::Relaxed);
+    }
     if let Some(v) = env_u64(c"LEAKSCOPE_SAMPLE_RATE") {
         SAMPLE_RATE.store(v, Ordering::Relaxed);
     }
@@ -34,4 +39,9 @@ pub fn sample_rate() -> u64 {
 /// Snapshot interval in milliseconds (0: no snapshot thread).
 pub fn interval_ms() -> u64 {
     INTERVAL_MS.load(Ordering::Relaxed)
+}
+
+/// Whether stack walks may reuse the thread's previous walk (off only for reference runs).
+pub fn walk_cache() -> bool {
+    WALK_CACHE.load(Ordering::Relaxed)
 }

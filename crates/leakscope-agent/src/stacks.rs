@@ -91,20 +91,10 @@ const PAGE: usize = 1 << PAGE_BITS;
 static BY_ID: [AtomicPtr<[AtomicPtr<Site>; PAGE]>; PAGE] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; PAGE];
 
-/// FxHash-style mixing: cheap, and good enough with full-key comparison behind it.
-#[inline]
-pub fn hash_frames(frames: &[usize]) -> u64 {
-    let mut h = frames.len() as u64;
-    for &f in frames {
-        h = (h.rotate_left(5) ^ f as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-    h | 1
-}
-
 /// The site for this stack, created on first sight. None only if the id space (16M stacks) is exhausted.
+/// `hash` must be `unwind::hash_frames(frames)`.
 #[inline]
-pub fn intern(frames: &[usize]) -> Option<&'static Site> {
-    let hash = hash_frames(frames);
+pub fn intern(frames: &[usize], hash: u64) -> Option<&'static Site> {
     let t = TABLE.load(Ordering::Acquire);
     if !t.is_null() {
         // SAFETY: tables are never freed.

@@ -33,6 +33,8 @@ pub struct ThreadState {
     pub stack_hi: Cell<usize>,
     /// A stop-the-world request arrived while busy: park when leaving the agent.
     pub deferred: Cell<bool>,
+    /// This thread's previous stack walk (see [`unwind::WalkCache`]).
+    pub walk: core::cell::UnsafeCell<unwind::WalkCache>,
 }
 
 static KEY: AtomicU32 = AtomicU32::new(u32::MAX);
@@ -71,6 +73,7 @@ fn new_thread_state(k: libc::pthread_key_t) -> Option<&'static ThreadState> {
         busy: Cell::new(false),
         stack_hi: Cell::new(0),
         deferred: Cell::new(false),
+        walk: core::cell::UnsafeCell::new(unwind::WalkCache::new()),
     }));
     // SAFETY: storing our pointer in our key's slot.
     unsafe { libc::pthread_setspecific(k, st as *mut ThreadState as *const c_void) };
@@ -334,12 +337,16 @@ pub fn current_site() -> u32 {
     let mut frames = [core::mem::MaybeUninit::uninit(); unwind::MAX_FRAMES];
     let sp = &frames as *const _ as usize;
     let hi = stack_hi(sp);
-    let n = if hi == 0 {
-        0
+    let (n, hash) = if hi == 0 {
+        (0, unwind::hash_frames(&[]))
     } else {
-        unwind::capture(hi, &mut frames, in_agent)
+        // SAFETY: this thread is inside the agent (busy), so nothing else uses its walk cache now.
+        let cache = thread_state()
+            .filter(|_| crate::config::walk_cache())
+            .map(|t| unsafe { &mut *t.walk.get() });
+        unwind::capture(hi, &mut frames, in_agent, cache)
     };
-    stacks::intern(unwind::written(&frames, n)).map_or(u32::MAX, |s| s.id)
+    stacks::intern(unwind::written(&frames, n), hash).map_or(u32::MAX, |s| s.id)
 }
 
 /// Records a block the program just received.

@@ -172,59 +172,253 @@ fn read_bounded(addr: isize, lo: usize, hi: usize) -> Option<usize> {
     Some(unsafe { (a as *const usize).read() })
 }
 
+/// One unwind step: the frame it found and the stack slots its result depends on.
+#[derive(Clone, Copy, Default)]
+struct Step {
+    cfa: usize,
+    ra: usize,
+    /// RBP after the step.
+    bp: usize,
+    ra_slot: usize,
+    /// Where RBP was restored from (0: unchanged).
+    bp_slot: usize,
+    emit: bool,
+}
+
+/// Steps kept per thread: enough for MAX_FRAMES frames plus skipped agent frames.
+pub const CACHE_STEPS: usize = MAX_FRAMES + 32;
+
+/// The previous walk of this thread, outermost step first, with running hashes and frame counts.
+///
+/// Unwinding is a deterministic function of the registers at a step and of the stack slots each later step
+/// reads. So when a new walk reaches a step with the same CFA, return address and RBP as a cached one, and
+/// every slot the cached outer steps read still holds the value they read, the rest of the walk would repeat
+/// the cached one exactly. Those checks are independent loads (the addresses are known), unlike a walk, whose
+/// every step depends on the previous one: this is what makes deep stacks cheap.
+pub struct WalkCache {
+    n: usize,
+    cfa: [usize; CACHE_STEPS],
+    ra: [usize; CACHE_STEPS],
+    bp: [usize; CACHE_STEPS],
+    ra_slot: [usize; CACHE_STEPS],
+    /// 0 when the step left RBP unchanged.
+    bp_slot: [usize; CACHE_STEPS],
+    emit: [bool; CACHE_STEPS],
+    /// Hash of the emitted return addresses from the outermost step through step i.
+    hash: [u64; CACHE_STEPS],
+    /// Lowest slot address read by steps 0..=i (they all lie above the stack pointer of step i).
+    low_slot: [usize; CACHE_STEPS],
+}
+
+impl WalkCache {
+    pub const fn new() -> Self {
+        WalkCache {
+            n: 0,
+            cfa: [0; CACHE_STEPS],
+            ra: [0; CACHE_STEPS],
+            bp: [0; CACHE_STEPS],
+            ra_slot: [0; CACHE_STEPS],
+            bp_slot: [0; CACHE_STEPS],
+            emit: [false; CACHE_STEPS],
+            hash: [0; CACHE_STEPS],
+            low_slot: [usize::MAX; CACHE_STEPS],
+        }
+    }
+
+    /// Do the slots read by cached steps 0..upto still hold what they held? Slots of outer steps lie
+    /// between this walk's stack pointer and the stack top (checked once), so each check is one load.
+    #[inline]
+    fn still_valid(&self, upto: usize, lo: usize) -> bool {
+        if upto == 0 {
+            return true;
+        }
+        if self.low_slot[upto - 1] < lo {
+            return false;
+        }
+        let mut ok = true;
+        for i in 0..upto {
+            // SAFETY: every slot of steps 0..upto lies in [low_slot, stack top) of this live stack.
+            ok &= unsafe { (self.ra_slot[i] as *const usize).read() } == self.ra[i];
+        }
+        for i in 0..upto {
+            let slot = self.bp_slot[i];
+            // SAFETY: as above.
+            ok &= slot == 0 || unsafe { (slot as *const usize).read() } == self.bp[i];
+        }
+        ok
+    }
+
+    /// Replaces the steps inner to `keep` (exclusive) with `inner` (innermost first).
+    fn splice(&mut self, keep: usize, inner: &[Step]) {
+        let mut i = keep;
+        for s in inner.iter().rev() {
+            if i == CACHE_STEPS {
+                break;
+            }
+            self.cfa[i] = s.cfa;
+            self.ra[i] = s.ra;
+            self.bp[i] = s.bp;
+            self.ra_slot[i] = s.ra_slot;
+            self.bp_slot[i] = s.bp_slot;
+            self.emit[i] = s.emit;
+            let (h, low) = if i == 0 {
+                (SEED, usize::MAX)
+            } else {
+                (self.hash[i - 1], self.low_slot[i - 1])
+            };
+            self.hash[i] = if s.emit { mix(h, s.ra) } else { h };
+            let mine = if s.bp_slot == 0 {
+                s.ra_slot
+            } else {
+                s.ra_slot.min(s.bp_slot)
+            };
+            self.low_slot[i] = low.min(mine);
+            i += 1;
+        }
+        self.n = i;
+    }
+}
+
+const SEED: u64 = 0x243F_6A88_85A3_08D3;
+
+#[inline]
+fn mix(h: u64, ra: usize) -> u64 {
+    (h.rotate_left(5) ^ ra as u64).wrapping_mul(0x517c_c1b7_2722_0a95)
+}
+
+/// Hash of a stack (innermost first), folded from the outermost frame: the same function the walk cache
+/// maintains incrementally.
+pub fn hash_frames(frames: &[usize]) -> u64 {
+    frames.iter().rev().fold(SEED, |h, &f| mix(h, f)) | 1
+}
+
+/// One step of the unwinder from `regs`; None where the walk ends.
+#[inline]
+fn step(regs: &mut Regs, is_return: bool, lo: usize, hi: usize) -> Option<Step> {
+    let rule = rule_for(regs.pc, is_return);
+    if !rule.valid() {
+        return None;
+    }
+    let base = if rule.cfa_rbp() { regs.bp } else { regs.sp };
+    let cfa = base as isize + rule.cfa_off();
+    if cfa as usize <= regs.sp || cfa as usize > hi {
+        return None;
+    }
+    let ra_slot = cfa + rule.ra_off();
+    let ra = read_bounded(ra_slot, lo, hi)?;
+    let mut bp_slot = 0;
+    if rule.rbp_saved() {
+        bp_slot = (cfa + rule.rbp_off()) as usize;
+        regs.bp = read_bounded(bp_slot as isize, lo, hi)?;
+    }
+    regs.sp = cfa as usize;
+    regs.pc = ra;
+    if ra < 4096 {
+        return None;
+    }
+    Some(Step {
+        cfa: cfa as usize,
+        ra,
+        bp: regs.bp,
+        ra_slot: ra_slot as usize,
+        bp_slot,
+        emit: true,
+    })
+}
+
 /// Walks the stack from `regs` (whose `pc` is a current instruction, not a return address) up to `stack_hi`,
-/// writing return addresses into `out`; frames for which `skip(pc)` is true are left out.
-/// Returns the number written.
+/// writing return addresses into `out` (innermost first); frames for which `skip(pc)` is true are left out.
+/// With a cache, reuses the previous walk's outer part once it provably repeats. Returns the number of
+/// frames written and the stack's hash.
 pub fn walk(
     mut regs: Regs,
     stack_hi: usize,
     out: &mut Frames,
     skip: impl Fn(usize) -> bool,
-) -> usize {
+    mut cache: Option<&mut WalkCache>,
+) -> (usize, u64) {
     let lo = regs.sp;
-    let mut n = 0;
-    let mut is_return = false;
-    // Bound the number of steps, not only the output: skipped frames must not loop forever either.
-    for _ in 0..MAX_FRAMES + 16 {
-        let rule = rule_for(regs.pc, is_return);
-        if !rule.valid() {
-            break;
-        }
-        let base = if rule.cfa_rbp() { regs.bp } else { regs.sp };
-        let cfa = base as isize + rule.cfa_off();
-        if cfa as usize <= regs.sp || cfa as usize > stack_hi {
-            break;
-        }
-        let Some(ra) = read_bounded(cfa + rule.ra_off(), lo, stack_hi) else {
+    // Uninitialised on purpose: zeroing 7 KiB per call would cost more than the walk.
+    let mut fresh: [MaybeUninit<Step>; CACHE_STEPS] =
+        [const { MaybeUninit::uninit() }; CACHE_STEPS];
+    let mut k = 0;
+    // Cached steps are outermost-first, so their CFAs decrease with the index; `j` tracks the innermost
+    // cached step whose CFA is not below the current one.
+    let mut j = cache.as_ref().map_or(0, |c| c.n);
+    while k < CACHE_STEPS {
+        let Some(mut s) = step(&mut regs, k > 0, lo, stack_hi) else {
             break;
         };
-        if rule.rbp_saved() {
-            match read_bounded(cfa + rule.rbp_off(), lo, stack_hi) {
-                Some(bp) => regs.bp = bp,
-                None => break,
+        s.emit = !skip(s.ra);
+        if let Some(c) = cache.as_deref_mut() {
+            while j > 0 && c.cfa[j - 1] < s.cfa {
+                j -= 1;
+            }
+            let m = j.wrapping_sub(1);
+            if j > 0
+                && c.cfa[m] == s.cfa
+                && c.ra[m] == s.ra
+                && c.bp[m] == s.bp
+                && c.still_valid(m, lo)
+            {
+                c.splice(m + 1, steps(&fresh, k));
+                return emit_spliced(c, out);
             }
         }
-        regs.sp = cfa as usize;
-        regs.pc = ra;
-        is_return = true;
-        if ra < 4096 {
-            break;
+        fresh[k] = MaybeUninit::new(s);
+        k += 1;
+    }
+    match cache {
+        Some(c) => {
+            c.splice(0, steps(&fresh, k));
+            emit_spliced(c, out)
         }
-        if !skip(ra) {
-            out[n] = MaybeUninit::new(ra);
-            n += 1;
-            if n == MAX_FRAMES {
-                break;
+        None => {
+            let mut n = 0;
+            for s in steps(&fresh, k).iter().filter(|s| s.emit).take(MAX_FRAMES) {
+                out[n] = MaybeUninit::new(s.ra);
+                n += 1;
             }
+            (n, hash_frames(written(out, n)))
         }
     }
-    n
+}
+
+fn steps(fresh: &[MaybeUninit<Step>; CACHE_STEPS], k: usize) -> &[Step] {
+    // SAFETY: the walk initialised fresh[..k]; MaybeUninit<Step> has Step's layout.
+    unsafe { core::slice::from_raw_parts(fresh.as_ptr().cast::<Step>(), k) }
+}
+
+/// Writes the cache's frames (innermost first) into `out`, capped at MAX_FRAMES innermost frames.
+fn emit_spliced(c: &WalkCache, out: &mut Frames) -> (usize, u64) {
+    let mut n = 0;
+    for i in (0..c.n).rev().filter(|&i| c.emit[i]) {
+        if n == MAX_FRAMES {
+            // Deeper than we keep: the hash must cover exactly the frames we return.
+            return (n, hash_frames(written(out, n)));
+        }
+        out[n] = MaybeUninit::new(c.ra[i]);
+        n += 1;
+    }
+    (
+        n,
+        if c.n == 0 {
+            SEED | 1
+        } else {
+            c.hash[c.n - 1] | 1
+        },
+    )
 }
 
 /// Captures the current registers and walks the stack from here. Never inlined, so its own frame stays
 /// alive (and described by CFI) while `walk` reads above it; agent frames are dropped by `skip`.
 #[inline(never)]
-pub fn capture(stack_hi: usize, out: &mut Frames, skip: impl Fn(usize) -> bool) -> usize {
+pub fn capture(
+    stack_hi: usize,
+    out: &mut Frames,
+    skip: impl Fn(usize) -> bool,
+    cache: Option<&mut WalkCache>,
+) -> (usize, u64) {
     let (pc, sp, bp): (usize, usize, usize);
     // SAFETY: reads three registers; touches no memory, stack or flags.
     unsafe {
@@ -236,7 +430,7 @@ pub fn capture(stack_hi: usize, out: &mut Frames, skip: impl Fn(usize) -> bool) 
             options(nomem, nostack, preserves_flags)
         );
     }
-    walk(Regs { pc, sp, bp }, stack_hi, out, skip)
+    walk(Regs { pc, sp, bp }, stack_hi, out, skip, cache)
 }
 
 #[cfg(test)]
