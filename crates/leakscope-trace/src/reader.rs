@@ -237,6 +237,11 @@ mod tests {
                 level: Level::Warning,
                 text: "hi".into(),
             }),
+            Record::RunInfo(RunInfo {
+                root_pid: 1234,
+                status: ExitStatus::Code(3),
+                command: vec!["x".into()],
+            }),
         ]
     }
 
@@ -283,7 +288,7 @@ mod tests {
         let n = f.len();
         f[n - 2] ^= 0x40;
         let t = read_trace(&f).unwrap();
-        assert_eq!(t.chunks.len(), 6);
+        assert_eq!(t.chunks.len(), 7);
         assert!(t.warnings[0].contains("checksum"));
     }
 }

@@ -19,6 +19,7 @@ pub enum ChunkKind {
     Leaks = 5,
     ProcessEnd = 6,
     Message = 7,
+    RunInfo = 8,
 }
 
 impl ChunkKind {
@@ -31,6 +32,7 @@ impl ChunkKind {
             5 => Self::Leaks,
             6 => Self::ProcessEnd,
             7 => Self::Message,
+            8 => Self::RunInfo,
             _ => return None,
         })
     }
@@ -229,6 +231,15 @@ pub struct Message {
     pub text: String,
 }
 
+/// Written by the CLI after the run (pid 0 in the chunk header): which process it started and how that
+/// process ended as `waitpid` reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    pub root_pid: u32,
+    pub status: ExitStatus,
+    pub command: Vec<String>,
+}
+
 /// Any decoded chunk payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -239,6 +250,7 @@ pub enum Record {
     Leaks(Leaks),
     ProcessEnd(ProcessEnd),
     Message(Message),
+    RunInfo(RunInfo),
 }
 
 impl Record {
@@ -251,6 +263,7 @@ impl Record {
             Self::Leaks(_) => ChunkKind::Leaks,
             Self::ProcessEnd(_) => ChunkKind::ProcessEnd,
             Self::Message(_) => ChunkKind::Message,
+            Self::RunInfo(_) => ChunkKind::RunInfo,
         }
     }
 
@@ -266,6 +279,12 @@ impl Record {
             Self::Message(m) => {
                 put_u64(out, m.level as u64);
                 put_bytes(out, m.text.as_bytes());
+            }
+            Self::RunInfo(r) => {
+                put_u64(out, r.root_pid.into());
+                encode_status(r.status, out);
+                put_u64(out, r.command.len() as u64);
+                r.command.iter().for_each(|a| put_bytes(out, a.as_bytes()));
             }
         }
     }
@@ -287,6 +306,13 @@ impl Record {
                     _ => Level::Error,
                 },
                 text: c.string()?,
+            }),
+            ChunkKind::RunInfo => Self::RunInfo(RunInfo {
+                root_pid: c.u32()?,
+                status: decode_status(c)?,
+                command: (0..c.count()?)
+                    .map(|_| c.string())
+                    .collect::<Result<_, _>>()?,
             }),
         })
     }
@@ -462,8 +488,8 @@ fn decode_leaks(c: &mut Cursor) -> Result<Leaks, Malformed> {
     })
 }
 
-fn encode_process_end(e: &ProcessEnd, out: &mut Vec<u8>) {
-    let (tag, v) = match e.status {
+fn encode_status(status: ExitStatus, out: &mut Vec<u8>) {
+    let (tag, v) = match status {
         ExitStatus::Code(c) => (0, c),
         ExitStatus::Signal(s) => (1, s),
         ExitStatus::Exec => (2, 0),
@@ -471,6 +497,21 @@ fn encode_process_end(e: &ProcessEnd, out: &mut Vec<u8>) {
     };
     put_u64(out, tag);
     put_i64(out, v.into());
+}
+
+fn decode_status(c: &mut Cursor) -> Result<ExitStatus, Malformed> {
+    let tag = c.u64()?;
+    let v = i32::try_from(c.i64()?).map_err(|_| Malformed)?;
+    Ok(match tag {
+        0 => ExitStatus::Code(v),
+        1 => ExitStatus::Signal(v),
+        2 => ExitStatus::Exec,
+        _ => ExitStatus::Unknown,
+    })
+}
+
+fn encode_process_end(e: &ProcessEnd, out: &mut Vec<u8>) {
+    encode_status(e.status, out);
     put_u64(out, e.time_ns);
     put_u64(out, e.alloc_calls);
     put_u64(out, e.free_calls);
@@ -478,16 +519,8 @@ fn encode_process_end(e: &ProcessEnd, out: &mut Vec<u8>) {
 }
 
 fn decode_process_end(c: &mut Cursor) -> Result<ProcessEnd, Malformed> {
-    let tag = c.u64()?;
-    let v = i32::try_from(c.i64()?).map_err(|_| Malformed)?;
-    let status = match tag {
-        0 => ExitStatus::Code(v),
-        1 => ExitStatus::Signal(v),
-        2 => ExitStatus::Exec,
-        _ => ExitStatus::Unknown,
-    };
     Ok(ProcessEnd {
-        status,
+        status: decode_status(c)?,
         time_ns: c.u64()?,
         alloc_calls: c.u64()?,
         free_calls: c.u64()?,
