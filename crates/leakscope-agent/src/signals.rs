@@ -211,3 +211,52 @@ fn die(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_void) {
         // A fault re-executes the faulting instruction on return and dies with the default action.
     }
 }
+
+type MaskFn = unsafe extern "C" fn(c_int, *const libc::sigset_t, *mut libc::sigset_t) -> c_int;
+static REAL_PTHREAD_SIGMASK: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(0);
+static REAL_SIGPROCMASK: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Calls glibc's `name` with `set` minus the agent's stop signal: a thread that blocks every signal (common
+/// in servers that handle signals in one thread) must still stop for a scan.
+unsafe fn masked(
+    cache: &core::sync::atomic::AtomicUsize,
+    name: &core::ffi::CStr,
+    how: c_int,
+    set: *const libc::sigset_t,
+    old: *mut libc::sigset_t,
+) -> c_int {
+    let mut f = cache.load(Ordering::Acquire);
+    if f == 0 {
+        f = libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) as usize;
+        cache.store(f, Ordering::Release);
+    }
+    if f == 0 {
+        return libc::EINVAL;
+    }
+    let real: MaskFn = core::mem::transmute(f);
+    if set.is_null() || how == libc::SIG_UNBLOCK {
+        return real(how, set, old);
+    }
+    let mut copy = *set;
+    libc::sigdelset(&mut copy, crate::world::signal_number());
+    real(how, &copy, old)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_sigmask(
+    how: c_int,
+    set: *const libc::sigset_t,
+    old: *mut libc::sigset_t,
+) -> c_int {
+    masked(&REAL_PTHREAD_SIGMASK, c"pthread_sigmask", how, set, old)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sigprocmask(
+    how: c_int,
+    set: *const libc::sigset_t,
+    old: *mut libc::sigset_t,
+) -> c_int {
+    masked(&REAL_SIGPROCMASK, c"sigprocmask", how, set, old)
+}
