@@ -14,6 +14,7 @@
 extern crate alloc;
 
 mod config;
+mod cxx;
 mod exit;
 mod hooks;
 mod live;

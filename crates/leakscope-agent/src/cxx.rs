@@ -1,0 +1,106 @@
+//! C++ aligned `operator new`, interposed.
+//!
+//! libstdc++'s aligned `operator new(size, align_val_t)` rounds the size up to the alignment before calling
+//! `aligned_alloc`, so the block we would see is larger than the one the program asked for; Memcheck, which
+//! replaces `operator new` itself, reports the requested size. These stubs allocate the same block libstdc++
+//! would and record the requested size. When allocation fails they jump to libstdc++'s own function, which
+//! runs the new-handler and throws `bad_alloc` — with no agent frame on the stack for the exception to cross.
+//! (The other variants of `operator new` call `malloc` with the exact size and need no help.)
+
+use crate::real;
+use crate::state::{active, record_alloc, Busy};
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// The real functions, resolved on first use: [new, new[], new nothrow, new[] nothrow].
+static REAL: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
+const NAMES: [&core::ffi::CStr; 4] = [
+    c"_ZnwmSt11align_val_t",
+    c"_ZnamSt11align_val_t",
+    c"_ZnwmSt11align_val_tRKSt9nothrow_t",
+    c"_ZnamSt11align_val_tRKSt9nothrow_t",
+];
+
+/// Allocates like libstdc++ and records the requested size; returns null (→ fall back to the real function)
+/// on any failure, and the real function's address in `*real_out`.
+extern "C" fn aligned_new(
+    size: usize,
+    align: usize,
+    which: usize,
+    real_out: *mut usize,
+) -> *mut c_void {
+    let mut f = REAL[which].load(Ordering::Acquire);
+    if f == 0 {
+        // SAFETY: dlsym with a valid name.
+        f = unsafe { libc::dlsym(libc::RTLD_NEXT, NAMES[which].as_ptr()) } as usize;
+        REAL[which].store(f, Ordering::Release);
+    }
+    // SAFETY: the stub passes a pointer to its own stack slot.
+    unsafe { *real_out = f };
+    if !align.is_power_of_two() {
+        return core::ptr::null_mut();
+    }
+    let a = align.max(core::mem::size_of::<usize>());
+    let rounded = (size.max(1) + a - 1) & !(a - 1);
+    if !active() {
+        return real::memalign(a, rounded);
+    }
+    let Some(_b) = Busy::enter() else {
+        return real::memalign(a, rounded);
+    };
+    let p = real::memalign(a, rounded);
+    let e = real::errno();
+    record_alloc(p, size);
+    real::set_errno(e);
+    p
+}
+
+/// Stub body: keep the arguments, call `aligned_new`; on null, restore them and jump to the real function.
+macro_rules! aligned_stub {
+    ($name:ident, $which:literal) => {
+        #[unsafe(naked)]
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(_size: usize, _align: usize) -> *mut c_void {
+            core::arch::naked_asm!(
+                // Naked functions get no unwind info; the stack walk needs it to get past this frame.
+                ".cfi_startproc",
+                "push rdi",
+                ".cfi_adjust_cfa_offset 8",
+                "push rsi",
+                ".cfi_adjust_cfa_offset 8",
+                "push rdx",
+                ".cfi_adjust_cfa_offset 8",
+                "sub rsp, 16",
+                ".cfi_adjust_cfa_offset 16",
+                concat!("mov edx, ", $which),
+                "mov rcx, rsp",
+                "call {alloc}",
+                "mov r11, [rsp]",
+                "add rsp, 16",
+                ".cfi_adjust_cfa_offset -16",
+                "pop rdx",
+                ".cfi_adjust_cfa_offset -8",
+                "pop rsi",
+                ".cfi_adjust_cfa_offset -8",
+                "pop rdi",
+                ".cfi_adjust_cfa_offset -8",
+                "test rax, rax",
+                "jz 2f",
+                "ret",
+                "2:",
+                "test r11, r11",
+                "jz 3f",
+                "jmp r11",
+                "3:",
+                "ud2",
+                ".cfi_endproc",
+                alloc = sym aligned_new,
+            )
+        }
+    };
+}
+
+aligned_stub!(_ZnwmSt11align_val_t, 0);
+aligned_stub!(_ZnamSt11align_val_t, 1);
+aligned_stub!(_ZnwmSt11align_val_tRKSt9nothrow_t, 2);
+aligned_stub!(_ZnamSt11align_val_tRKSt9nothrow_t, 3);
