@@ -48,6 +48,10 @@ pub struct Scan<'m> {
 impl<'m> Scan<'m> {
     /// `blocks` must be live glibc blocks sorted by address: (address, size).
     pub fn new(blocks: &[(usize, usize)], maps: &'m [Mapping]) -> Self {
+        if crate::real::custom() {
+            // Not glibc's heap: no chunk headers to filter, and its malloc_usable_size does not apply.
+            return Self::with_headers(blocks, maps, vec![0; blocks.len()]);
+        }
         let header_in = blocks
             .iter()
             .map(|&(a, s)| {

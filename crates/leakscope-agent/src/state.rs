@@ -119,6 +119,7 @@ fn start() -> bool {
         return STATE.load(Ordering::Acquire) == ACTIVE;
     }
     create_key();
+    crate::real::detect();
     let Some(_busy) = Busy::enter() else {
         STATE.store(DORMANT, Ordering::Release);
         return false;
