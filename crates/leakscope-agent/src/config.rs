@@ -5,6 +5,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 static SAMPLE_RATE: AtomicU64 = AtomicU64::new(0);
 static INTERVAL_MS: AtomicU64 = AtomicU64::new(1000);
 static WALK_CACHE: AtomicBool = AtomicBool::new(true);
+static CHECK_SIGNAL: AtomicU64 = AtomicU64::new(0);
 
 fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
     // SAFETY: getenv does not allocate; the string is NUL-terminated.
@@ -20,6 +21,9 @@ fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
 /// Reads `LEAKSCOPE_SAMPLE_RATE`, `LEAKSCOPE_INTERVAL_MS` and `LEAKSCOPE_UNWIND_REFERENCE` (1: walk every stack
 /// from scratch, for comparing the fast path against it).
 pub fn load() {
+    if let Some(v) = env_u64(c"LEAKSCOPE_CHECK_SIGNAL") {
+        CHECK_SIGNAL.store(v, Ordering::Relaxed);
+    }
     if env_u64(c"LEAKSCOPE_UNWIND_REFERENCE") == Some(1) {
         WALK_CACHE.store(false, Ordering::Relaxed);
     }
@@ -44,4 +48,12 @@ pub fn interval_ms() -> u64 {
 /// Whether stack walks may reuse the thread's previous walk (off only for reference runs).
 pub fn walk_cache() -> bool {
     WALK_CACHE.load(Ordering::Relaxed)
+}
+
+/// The signal that asks for a live leak check (`LEAKSCOPE_CHECK_SIGNAL`, default SIGRTMAX-2).
+pub fn check_signal() -> i32 {
+    match CHECK_SIGNAL.load(Ordering::Relaxed) {
+        0 => libc::SIGRTMAX() - 2,
+        s => s as i32,
+    }
 }

@@ -38,7 +38,7 @@ pub fn final_report(at: ExitPoint) {
         run_freeres();
     }
     state::STATE.store(state::FINISHED, Ordering::Release);
-    let (leaks, records_sites) = classify(&at, &w);
+    let (leaks, records_sites) = classify(Some(at.floor_sp), at.regs, &w, Trigger::Exit);
     state::emit_modules();
     writer::define_sites(records_sites.iter().copied().chain(live_site_ids()));
     writer::emit(&Record::Leaks(leaks));
@@ -116,14 +116,37 @@ pub fn emit_end(status: ExitStatus) {
 }
 
 /// Runs the scan over every live block; returns the loss records and the site ids they use.
-fn classify(at: &ExitPoint, w: &world::World) -> (Leaks, Vec<u32>) {
+/// An on-demand check of the live process: the same scan, with the program's threads stopped only for it.
+pub fn live_check() {
+    if state::STATE.load(Ordering::Acquire) != state::ACTIVE {
+        return;
+    }
+    let w = world::stop_others();
+    let (mut leaks, sites) = classify(None, None, &w, Trigger::Check);
+    let resumed = world::release();
+    leaks.stats.pause_ns = resumed.saturating_sub(w.pause_start_ns);
+    state::emit_modules();
+    writer::define_sites(sites.into_iter());
+    writer::emit(&Record::Leaks(leaks));
+    crate::timeline::write_snapshot();
+}
+
+/// Classifies every live block. `floor_sp`: where the calling thread's live stack begins (None: the caller
+/// is the agent's own thread, whose stack is agent memory).
+fn classify(
+    floor_sp: Option<usize>,
+    regs: Option<&[usize]>,
+    w: &world::World,
+    trigger: Trigger,
+) -> (Leaks, Vec<u32>) {
     let mut blocks = Vec::new();
     live::collect(&mut blocks);
     blocks.sort_unstable_by_key(|b| b.addr);
     let pairs: Vec<(usize, usize)> = blocks.iter().map(|b| (b.addr, b.size)).collect();
     let maps = maps::read();
     let mut scan = Scan::new(&pairs, &maps);
-    let stacks_sp: Vec<usize> = core::iter::once(at.floor_sp)
+    let stacks_sp: Vec<usize> = floor_sp
+        .into_iter()
         .chain(w.stopped.iter().map(|t| t.sp))
         .collect();
     let roots = root_ranges(&maps, &pairs, &stacks_sp);
@@ -132,7 +155,7 @@ fn classify(at: &ExitPoint, w: &world::World) -> (Leaks, Vec<u32>) {
         scan_region(&mut scan, lo, hi, &mut buf);
     }
     let root_bytes = scan.scanned_bytes;
-    if let Some(r) = at.regs {
+    if let Some(r) = regs {
         scan.scan_registers(r);
     }
     for t in &w.stopped {
@@ -169,7 +192,7 @@ fn classify(at: &ExitPoint, w: &world::World) -> (Leaks, Vec<u32>) {
     };
     let sites = records.keys().map(|&(_, s)| s).collect();
     let leaks = Leaks {
-        trigger: Trigger::Exit,
+        trigger,
         time_ns: crate::uptime_ns(),
         records: records.into_values().collect(),
         stats,

@@ -110,6 +110,13 @@ pub fn install() {
     }
 }
 
+/// Stops virtualizing `sig` (the agent uses it for something else, e.g. live checks).
+pub fn unhook(sig: c_int) {
+    if (sig as usize) < NSIG {
+        VIRTUAL.hooked[sig as usize].store(false, Ordering::Release);
+    }
+}
+
 /// Interposed `sigaction`: for hooked signals, the program reads and writes its virtual disposition.
 #[no_mangle]
 pub unsafe extern "C" fn sigaction(

@@ -1,21 +1,50 @@
 //! The snapshot thread: every interval, appends the live bytes and blocks of each allocation site that
 //! changed, plus the process RSS. The trace thus grows with sites × snapshots, not with allocations, and a
-//! process killed by SIGKILL still leaves its heap as of the last snapshot.
+//! process killed by SIGKILL still leaves its heap as of the last snapshot. It also runs the live leak
+//! checks that `leakscope check` requests with a signal: the handler only bumps a counter and wakes it.
 
 use crate::state::{self, STATE, TICK};
 use crate::{config, mem, stacks, world, writer};
 use alloc::vec::Vec;
 use core::ffi::c_void;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Bumped by the check signal's handler; the thread runs one check per change it sees.
+static CHECKS_REQUESTED: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn on_check_signal(_: i32) {
+    CHECKS_REQUESTED.fetch_add(1, Ordering::Release);
+    // SAFETY: futex wake on a valid word (async-signal-safe).
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            CHECKS_REQUESTED.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        )
+    };
+}
+
+/// Installs the handler of the check signal (`LEAKSCOPE_CHECK_SIGNAL`, default SIGRTMAX-2).
+fn install_check_signal() {
+    let sig = config::check_signal();
+    crate::signals::unhook(sig);
+    // SAFETY: installing a handler that only touches an atomic.
+    unsafe {
+        let mut sa: libc::sigaction = core::mem::zeroed();
+        sa.sa_sigaction = on_check_signal as *const () as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        crate::signals::real_sigaction(sig, &sa, core::ptr::null_mut());
+    }
+}
 use leakscope_trace::{Record, SiteSample, Snapshot};
 
 const THREAD_STACK: usize = 256 << 10;
 
 /// Starts the thread (once, before `main`). Its stack is agent memory, so the leak scan skips it.
 pub fn start() {
-    if config::interval_ms() == 0 {
-        return;
-    }
+    install_check_signal();
     let stack = mem::map(THREAD_STACK);
     if stack.is_null() {
         return;
@@ -40,19 +69,41 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
     }
     // SAFETY: plain syscall.
     world::set_agent_thread(unsafe { libc::syscall(libc::SYS_gettid) } as i32);
-    let interval = config::interval_ms();
+    // Interval 0: no periodic snapshots, only checks (wait in hour-long naps).
+    let interval = match config::interval_ms() {
+        0 => 3_600_000,
+        ms => ms,
+    };
     let ts = libc::timespec {
         tv_sec: (interval / 1000) as i64,
         tv_nsec: ((interval % 1000) * 1_000_000) as i64,
     };
+    let mut seen = CHECKS_REQUESTED.load(Ordering::Acquire);
+    let mut next = world::monotonic_ns() + interval * 1_000_000;
     loop {
-        // SAFETY: sleeping on a valid timespec.
-        unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
+        // SAFETY: futex wait on a valid word with a relative timeout; a check request wakes it early.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                CHECKS_REQUESTED.as_ptr(),
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                seen,
+                &ts as *const libc::timespec,
+            )
+        };
         if STATE.load(Ordering::Acquire) != state::ACTIVE {
             return core::ptr::null_mut();
         }
-        TICK.fetch_add(1, Ordering::Relaxed);
-        write_snapshot();
+        let requested = CHECKS_REQUESTED.load(Ordering::Acquire);
+        if requested != seen {
+            seen = requested;
+            crate::report::live_check();
+        }
+        if config::interval_ms() != 0 && world::monotonic_ns() >= next {
+            next = world::monotonic_ns() + interval * 1_000_000;
+            TICK.fetch_add(1, Ordering::Relaxed);
+            write_snapshot();
+        }
     }
 }
 

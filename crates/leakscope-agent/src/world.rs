@@ -266,3 +266,20 @@ pub fn stop_others() -> World {
 pub fn monotonic_ns() -> u64 {
     now_ns()
 }
+
+/// Lets the stopped threads go on (live checks; never at exit). Returns the time they resumed.
+pub fn release() -> u64 {
+    STOP_REQUESTED.store(false, Ordering::Release);
+    RELEASE.fetch_add(1, Ordering::Release);
+    // SAFETY: futex wake on a valid word.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            RELEASE.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            i32::MAX,
+        )
+    };
+    CONTROLLER.store(0, Ordering::Relaxed);
+    now_ns()
+}
