@@ -16,6 +16,9 @@ use leakscope_trace::{
 
 static REPORTED: AtomicBool = AtomicBool::new(false);
 
+/// The x86-64 ABI's red zone below the stack pointer.
+pub const RED_ZONE: usize = 128;
+
 /// Where the exiting thread's live stack begins, and its registers if they matter (fatal signal).
 pub struct ExitPoint<'a> {
     pub status: ExitStatus,
@@ -145,9 +148,11 @@ fn classify(
     let pairs: Vec<(usize, usize)> = blocks.iter().map(|b| (b.addr, b.size)).collect();
     let maps = maps::read();
     let mut scan = Scan::new(&pairs, &maps);
+    // Interrupted threads may keep values in the 128-byte red zone below their stack pointer, which is valid
+    // memory on x86-64 (Memcheck scans it too); the kernel put their signal frames below it.
     let stacks_sp: Vec<usize> = floor_sp
         .into_iter()
-        .chain(w.stopped.iter().map(|t| t.sp))
+        .chain(w.stopped.iter().map(|t| t.sp.saturating_sub(RED_ZONE)))
         .collect();
     let roots = root_ranges(&maps, &pairs, &stacks_sp);
     let mut buf = alloc::vec![0usize; 8192];

@@ -193,7 +193,7 @@ fn die(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_void) {
     let (uc, code) = unsafe { (&*(uctx as *const libc::ucontext_t), (*info).si_code) };
     let g = &uc.uc_mcontext.gregs;
     let regs: [usize; 16] = core::array::from_fn(|i| g[i] as usize);
-    let sp = g[libc::REG_RSP as usize] as usize;
+    let sp = (g[libc::REG_RSP as usize] as usize).saturating_sub(crate::report::RED_ZONE);
     final_report(ExitPoint {
         status: ExitStatus::Signal(sig),
         floor_sp: sp,
