@@ -1,6 +1,7 @@
 //! The end of a process image: stop the world, let libc free its own state, classify every live block,
 //! and write the loss records, the final per-site state and the exit status.
 
+use crate::live::Block;
 use crate::maps::{self, Mapping};
 use crate::scan::{Scan, INDIRECT, POSSIBLE, REACHABLE};
 use crate::state::{self, Busy};
@@ -145,16 +146,15 @@ fn classify(
     let mut blocks = Vec::new();
     live::collect(&mut blocks);
     blocks.sort_unstable_by_key(|b| b.addr);
-    let pairs: Vec<(usize, usize)> = blocks.iter().map(|b| (b.addr, b.size)).collect();
     let maps = maps::read();
-    let mut scan = Scan::new(&pairs, &maps);
+    let mut scan = Scan::new(&blocks, &maps);
     // Interrupted threads may keep values in the 128-byte red zone below their stack pointer, which is valid
     // memory on x86-64 (Memcheck scans it too); the kernel put their signal frames below it.
     let stacks_sp: Vec<usize> = floor_sp
         .into_iter()
         .chain(w.stopped.iter().map(|t| t.sp.saturating_sub(RED_ZONE)))
         .collect();
-    let roots = root_ranges(&maps, &pairs, &stacks_sp);
+    let roots = root_ranges(&maps, &blocks, &stacks_sp);
     let mut buf = alloc::vec![0usize; 8192];
     for &(lo, hi) in &roots {
         scan_region(&mut scan, lo, hi, &mut buf);
@@ -169,7 +169,7 @@ fn classify(
     scan.finish();
     let mut records: BTreeMap<(LeakKind, u32), LossRecord> = BTreeMap::new();
     for (i, b) in blocks.iter().enumerate() {
-        let kind = match scan.state[i] {
+        let kind = match scan.state(i) {
             REACHABLE => LeakKind::Reachable,
             POSSIBLE => LeakKind::Possible,
             INDIRECT => LeakKind::Indirect,
@@ -185,7 +185,7 @@ fn classify(
         r.bytes += b.size as u64;
         r.blocks += 1;
         if kind == LeakKind::Definite {
-            r.indirect_bytes += scan.indirect[i];
+            r.indirect_bytes += scan.indirect(i);
         }
     }
     let pause_ns = world::monotonic_ns().saturating_sub(w.pause_start_ns);
@@ -215,17 +215,18 @@ fn is_special(m: &Mapping) -> bool {
 
 /// An anonymous mapping that belongs to malloc: it holds a live block, or it is a 64 MiB-aligned
 /// glibc arena heap.
-fn is_malloc_region(m: &Mapping, blocks: &[(usize, usize)]) -> bool {
+fn is_malloc_region(m: &Mapping, blocks: &[Block]) -> bool {
     if m.is_file() {
         return false;
     }
-    let i = blocks.partition_point(|b| b.0 < m.start);
-    blocks.get(i).is_some_and(|b| b.0 < m.end) || (m.start % (64 << 20) == 0 && m.path.is_empty())
+    let i = blocks.partition_point(|b| b.addr < m.start);
+    blocks.get(i).is_some_and(|b| b.addr < m.end)
+        || (m.start % (64 << 20) == 0 && m.path.is_empty())
 }
 
 /// The root set: writable mappings that are not malloc's, not the agent's, and, for thread stacks, only the
 /// part above the thread's stack pointer.
-fn root_ranges(maps: &[Mapping], blocks: &[(usize, usize)], sps: &[usize]) -> Vec<(usize, usize)> {
+fn root_ranges(maps: &[Mapping], blocks: &[Block], sps: &[usize]) -> Vec<(usize, usize)> {
     let mut exclude = Vec::new();
     mem::REGIONS.snapshot(&mut exclude);
     let (alo, ahi) = state::agent_range();

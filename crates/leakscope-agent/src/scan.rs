@@ -13,6 +13,7 @@
 //! malloc keeps pointers to free chunks' headers in its arena (bins, top); such a pointer lands exactly 8
 //! bytes before the usable end of the block below it, so those exact values are ignored (see `is_chunk_header`).
 
+use crate::live::Block;
 use crate::maps::Mapping;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -22,6 +23,8 @@ pub const UNREACHED: u8 = 0;
 pub const POSSIBLE: u8 = 1;
 pub const REACHABLE: u8 = 2;
 pub const INDIRECT: u8 = 3;
+/// State bit: the block is on the mark stack.
+const PENDING: u8 = 0x80;
 
 const WORD: usize = core::mem::size_of::<usize>();
 
@@ -29,64 +32,143 @@ extern "C" {
     fn malloc_usable_size(p: *mut c_void) -> usize;
 }
 
-/// The blocks being classified, sorted by address, and their scan state.
-pub struct Scan<'m> {
-    pub addr: Vec<usize>,
-    pub size: Vec<usize>,
-    pub state: Vec<u8>,
-    pub indirect: Vec<u64>,
-    /// Address of the next chunk's header when it lies inside the block (else 0).
-    header_in: Vec<usize>,
-    pending: Vec<bool>,
+const GRANULE_SHIFT: u32 = 9;
+/// Blocks further apart than this start a new cluster (keeps granule tables proportional to heap size).
+const CLUSTER_GAP: usize = 4 << 20;
+const NONE: u32 = u32::MAX;
+
+/// A run of blocks with no gap wider than [`CLUSTER_GAP`] between one block's end and the next's start.
+struct Cluster {
+    base: usize,
+    end: usize,
+    first: usize,
+    last: usize,
+    /// Offset of this cluster's granule table.
+    table: usize,
+}
+
+/// Finds the block containing an address in O(1): blocks are grouped into clusters, and each cluster has,
+/// per 512-byte granule of its span, the index of the last block starting at or before that granule. A
+/// lookup is a binary search among the (few) clusters, one table read and a short step forward (a granule
+/// holds at most 16 glibc chunks).
+struct BlockIndex {
+    clusters: Vec<Cluster>,
+    granules: Vec<u32>,
+}
+
+impl BlockIndex {
+    fn new(blocks: &[Block]) -> Self {
+        let mut clusters = Vec::new();
+        let mut granules = Vec::new();
+        let mut i = 0;
+        while i < blocks.len() {
+            let base = blocks[i].addr & !((1 << GRANULE_SHIFT) - 1);
+            let mut end = blocks[i].addr + blocks[i].size.max(1);
+            let mut j = i + 1;
+            while j < blocks.len() && blocks[j].addr <= end.saturating_add(CLUSTER_GAP) {
+                end = end.max(blocks[j].addr + blocks[j].size.max(1));
+                j += 1;
+            }
+            let table = granules.len();
+            let mut k = i;
+            for g in 0..((end - base) >> GRANULE_SHIFT) + 1 {
+                let start = base + (g << GRANULE_SHIFT);
+                while k + 1 < j && blocks[k + 1].addr <= start {
+                    k += 1;
+                }
+                granules.push(if blocks[k].addr <= start {
+                    k as u32
+                } else {
+                    NONE
+                });
+            }
+            clusters.push(Cluster {
+                base,
+                end,
+                first: i,
+                last: j,
+                table,
+            });
+            i = j;
+        }
+        BlockIndex { clusters, granules }
+    }
+
+    /// Index of the block containing `ptr` (zero-sized blocks cover one byte, as in Memcheck).
+    #[inline]
+    fn containing(&self, blocks: &[Block], ptr: usize) -> Option<usize> {
+        let c = self
+            .clusters
+            .partition_point(|c| c.base <= ptr)
+            .checked_sub(1)?;
+        let c = &self.clusters[c];
+        if ptr >= c.end {
+            return None;
+        }
+        let mut i = match self.granules[c.table + ((ptr - c.base) >> GRANULE_SHIFT)] {
+            NONE => c.first,
+            k => k as usize,
+        };
+        while i + 1 < c.last && blocks[i + 1].addr <= ptr {
+            i += 1;
+        }
+        let b = &blocks[i];
+        (b.addr <= ptr && ptr < b.addr + b.size.max(1)).then_some(i)
+    }
+}
+
+/// The blocks being classified (sorted by address) and their scan state: one byte per block, plus the
+/// indirect bytes of clique leaders once there are unreached blocks. Nothing else is copied, so a scan of
+/// millions of blocks costs little more memory than the live table itself.
+pub struct Scan<'a> {
+    pub blocks: &'a [Block],
+    state: Vec<u8>,
+    indirect: Vec<u64>,
     markstack: Vec<u32>,
+    index: BlockIndex,
     lo: usize,
     hi: usize,
-    maps: &'m [Mapping],
+    maps: &'a [Mapping],
+    /// glibc's heap: filter pointers to free chunks' headers.
+    glibc: bool,
     pub scanned_bytes: u64,
 }
 
-impl<'m> Scan<'m> {
-    /// `blocks` must be live glibc blocks sorted by address: (address, size).
-    pub fn new(blocks: &[(usize, usize)], maps: &'m [Mapping]) -> Self {
-        if crate::real::custom() {
-            // Not glibc's heap: no chunk headers to filter, and its malloc_usable_size does not apply.
-            return Self::with_headers(blocks, maps, vec![0; blocks.len()]);
-        }
-        let header_in = blocks
-            .iter()
-            .map(|&(a, s)| {
-                // SAFETY: a is a live block of glibc's allocator.
-                let usable = unsafe { malloc_usable_size(a as *mut c_void) };
-                let h = (a + usable).wrapping_sub(8);
-                if usable >= 8 && h >= a && h < a + s {
-                    h
-                } else {
-                    0
-                }
-            })
-            .collect();
-        Self::with_headers(blocks, maps, header_in)
+impl<'a> Scan<'a> {
+    /// `blocks` must be the live blocks, sorted by address.
+    pub fn new(blocks: &'a [Block], maps: &'a [Mapping]) -> Self {
+        Self::with_heap(blocks, maps, !crate::real::custom())
     }
 
-    fn with_headers(blocks: &[(usize, usize)], maps: &'m [Mapping], header_in: Vec<usize>) -> Self {
-        let n = blocks.len();
-        let addr: Vec<usize> = blocks.iter().map(|b| b.0).collect();
-        let size: Vec<usize> = blocks.iter().map(|b| b.1).collect();
-        let lo = addr.first().copied().unwrap_or(0);
-        let hi = blocks.iter().map(|&(a, s)| a + s.max(1)).max().unwrap_or(0);
+    fn with_heap(blocks: &'a [Block], maps: &'a [Mapping], glibc: bool) -> Self {
+        let lo = blocks.first().map_or(0, |b| b.addr);
+        let hi = blocks
+            .iter()
+            .map(|b| b.addr + b.size.max(1))
+            .max()
+            .unwrap_or(0);
         Scan {
-            addr,
-            size,
-            state: vec![UNREACHED; n],
-            indirect: vec![0; n],
-            header_in,
-            pending: vec![false; n],
-            markstack: Vec::with_capacity(n.min(1 << 20)),
+            blocks,
+            state: vec![UNREACHED; blocks.len()],
+            indirect: Vec::new(),
+            markstack: Vec::new(),
+            index: BlockIndex::new(blocks),
             lo,
             hi,
             maps,
+            glibc,
             scanned_bytes: 0,
         }
+    }
+
+    /// Final state of block `i` (UNREACHED = definitely lost).
+    pub fn state(&self, i: usize) -> u8 {
+        self.state[i] & !PENDING
+    }
+
+    /// Indirect bytes led by block `i` (definite blocks only).
+    pub fn indirect(&self, i: usize) -> u64 {
+        self.indirect.get(i).copied().unwrap_or(0)
     }
 
     /// Index of the block containing `ptr` (zero-sized blocks cover one byte, as in Memcheck).
@@ -95,34 +177,52 @@ impl<'m> Scan<'m> {
         if ptr < self.lo || ptr >= self.hi {
             return None;
         }
-        let i = self.addr.partition_point(|&a| a <= ptr).checked_sub(1)?;
-        let end = self.addr[i] + self.size[i].max(1);
-        if ptr >= end || ptr == self.header_in[i] {
+        let i = self.index.containing(self.blocks, ptr)?;
+        let b = &self.blocks[i];
+        if ptr != b.addr && self.is_chunk_header(b, ptr) {
             return None;
         }
         Some(i)
     }
 
+    /// glibc keeps pointers to free chunks' headers (arena bins, `top`). The header of the chunk after
+    /// block `b` sits 8 bytes before `b`'s usable end, inside `b` when `b` uses its last 8 bytes: such a
+    /// value is malloc's, not the program's.
+    #[cold]
+    fn is_chunk_header(&self, b: &Block, ptr: usize) -> bool {
+        if !self.glibc || ptr % 16 != 0 {
+            return false;
+        }
+        // SAFETY: b is a live block of glibc's allocator.
+        let usable = unsafe { malloc_usable_size(b.addr as *mut c_void) };
+        usable >= 8 && ptr == b.addr + usable - 8
+    }
+
     fn push(&mut self, i: usize) {
-        if !self.pending[i] {
-            self.pending[i] = true;
+        if self.state[i] & PENDING == 0 {
+            self.state[i] |= PENDING;
             self.markstack.push(i as u32);
         }
+    }
+
+    fn set(&mut self, i: usize, st: u8) {
+        self.state[i] = (self.state[i] & PENDING) | st;
     }
 
     /// A candidate pointer found in a root or in a block whose chain from the roots is `prior_definite`.
     #[inline]
     fn reach(&mut self, ptr: usize, prior_definite: bool) {
         let Some(i) = self.find(ptr) else { return };
-        if self.state[i] == REACHABLE {
+        let st = self.state(i);
+        if st == REACHABLE {
             return;
         }
-        let as_start = ptr == self.addr[i] || self.heuristic(ptr, i);
+        let as_start = ptr == self.blocks[i].addr || self.heuristic(ptr, i);
         if as_start && prior_definite {
-            self.state[i] = REACHABLE;
+            self.set(i, REACHABLE);
             self.push(i);
-        } else if self.state[i] == UNREACHED {
-            self.state[i] = POSSIBLE;
+        } else if st == UNREACHED {
+            self.set(i, POSSIBLE);
             self.push(i);
         }
     }
@@ -131,10 +231,10 @@ impl<'m> Scan<'m> {
     #[inline]
     fn gather(&mut self, ptr: usize, leader: usize) {
         let Some(i) = self.find(ptr) else { return };
-        if self.state[i] == UNREACHED && i != leader {
+        if self.state(i) == UNREACHED && i != leader {
             self.push(i);
-            self.indirect[leader] += self.size[i] as u64 + self.indirect[i];
-            self.state[i] = INDIRECT;
+            self.indirect[leader] += self.blocks[i].size as u64 + self.indirect[i];
+            self.set(i, INDIRECT);
         }
     }
 
@@ -145,7 +245,7 @@ impl<'m> Scan<'m> {
 
     /// Memcheck's default heuristics for interior pointers that should count as start pointers.
     fn heuristic(&self, ptr: usize, i: usize) -> bool {
-        let (a, s) = (self.addr[i], self.size[i]);
+        let (a, s) = (self.blocks[i].addr, self.blocks[i].size);
         // stdstring (old ABI): length, capacity, refcount, then the characters.
         if ptr == a + 3 * WORD && s >= 3 * WORD {
             let cap = self.word_at(a + WORD);
@@ -227,17 +327,19 @@ impl<'m> Scan<'m> {
     }
 
     fn block_words(&self, i: usize) -> (usize, usize) {
-        let start = (self.addr[i] + WORD - 1) & !(WORD - 1);
-        let end = (self.addr[i] + self.size[i]) & !(WORD - 1);
-        (start, end)
+        let b = &self.blocks[i];
+        (
+            (b.addr + WORD - 1) & !(WORD - 1),
+            (b.addr + b.size) & !(WORD - 1),
+        )
     }
 
     /// Processes the mark stack until empty. `leader` None = the reachability pass.
     fn drain(&mut self, leader: Option<usize>) {
         while let Some(i) = self.markstack.pop() {
             let i = i as usize;
-            self.pending[i] = false;
-            let prior_definite = self.state[i] != POSSIBLE;
+            self.state[i] &= !PENDING;
+            let prior_definite = self.state(i) != POSSIBLE;
             let (mut p, end) = self.block_words(i);
             self.scanned_bytes += end.saturating_sub(p) as u64;
             while p < end {
@@ -257,7 +359,10 @@ impl<'m> Scan<'m> {
     /// Finishes the classification after all roots and registers were scanned.
     pub fn finish(&mut self) {
         self.drain(None);
-        for i in 0..self.addr.len() {
+        if self.state.iter().any(|&s| s == UNREACHED) {
+            self.indirect = vec![0; self.blocks.len()];
+        }
+        for i in 0..self.blocks.len() {
             if self.state[i] == UNREACHED {
                 self.push(i);
                 self.drain(Some(i));
@@ -270,14 +375,19 @@ impl<'m> Scan<'m> {
 mod tests {
     use super::*;
 
-    /// Builds blocks in a Vec-backed arena; returns (scan input, arena base).
-    fn blocks_in(arena: &mut [usize], sizes: &[usize]) -> Vec<(usize, usize)> {
+    /// Blocks laid out in a Vec-backed arena, as (scan input, arena).
+    fn blocks_in(arena: &mut [usize], sizes: &[usize]) -> Vec<Block> {
         let base = arena.as_mut_ptr() as usize;
         let mut off = 0;
         sizes
             .iter()
             .map(|&s| {
-                let b = (base + off, s);
+                let b = Block {
+                    addr: base + off,
+                    size: s,
+                    site: 0,
+                    birth: 0,
+                };
                 off += (s + 16 + 15) & !15;
                 b
             })
@@ -289,35 +399,68 @@ mod tests {
         unsafe { (addr as *mut usize).write(v) };
     }
 
+    fn states(s: &Scan) -> Vec<u8> {
+        (0..s.blocks.len()).map(|i| s.state(i)).collect()
+    }
+
     #[test]
     fn cycle_list_and_interior() {
         let mut arena = vec![0usize; 1024];
         // 0 -> 1 -> 0 (cycle), 2 -> 3 (list), 4 only via interior root pointer, 5 from root, 6 <- 5 interior
         let b = blocks_in(&mut arena, &[32, 48, 16, 16, 64, 16, 40]);
-        set(b[0].0, b[1].0);
-        set(b[1].0, b[0].0);
-        set(b[2].0, b[3].0);
-        set(b[5].0 + 8, b[6].0 + 8);
-        let mut s = Scan::with_headers(&b, &[], vec![0; b.len()]);
-        s.scan_root_words(&[b[4].0 + 16, b[5].0, 12345]);
+        set(b[0].addr, b[1].addr);
+        set(b[1].addr, b[0].addr);
+        set(b[2].addr, b[3].addr);
+        set(b[5].addr + 8, b[6].addr + 8);
+        let mut s = Scan::with_heap(&b, &[], false);
+        s.scan_root_words(&[b[4].addr + 16, b[5].addr, 12345]);
         s.finish();
         assert_eq!(
-            s.state,
+            states(&s),
             vec![UNREACHED, INDIRECT, UNREACHED, INDIRECT, POSSIBLE, REACHABLE, POSSIBLE]
         );
-        assert_eq!(s.indirect[0], 48);
-        assert_eq!(s.indirect[2], 16);
+        assert_eq!(s.indirect(0), 48);
+        assert_eq!(s.indirect(2), 16);
+    }
+
+    #[test]
+    fn index_finds_the_containing_block() {
+        let mut blocks = Vec::new();
+        let mut a = 0x5555_0000_0000usize;
+        for i in 0..5000usize {
+            let size = [0, 8, 24, 100, 1000, 5000, 200_000][i % 7];
+            blocks.push(Block {
+                addr: a,
+                size,
+                site: 0,
+                birth: 0,
+            });
+            a += (size + 16 + 15) & !15;
+            if i == 2500 {
+                a += 3 << 30; // a second window
+            }
+        }
+        let idx = BlockIndex::new(&blocks);
+        let probes = blocks
+            .iter()
+            .flat_map(|b| [b.addr, b.addr + 1, b.addr + b.size, b.addr.wrapping_sub(1)]);
+        for p in probes.chain([0, usize::MAX, 0x5555_0000_0000 - 4096]) {
+            let expect = blocks
+                .iter()
+                .position(|b| b.addr <= p && p < b.addr + b.size.max(1));
+            assert_eq!(idx.containing(&blocks, p), expect, "probe {p:#x}");
+        }
     }
 
     #[test]
     fn possible_upgrades_to_reachable_and_newarray_cookie() {
         let mut arena = vec![0usize; 256];
         let b = blocks_in(&mut arena, &[24, 16, 8 + 3 * 8]);
-        set(b[0].0, b[1].0); // 0 -> 1
-        set(b[2].0, 3); // new[] cookie: 3 elements of 8 bytes
-        let mut s = Scan::with_headers(&b, &[], vec![0; b.len()]);
-        s.scan_root_words(&[b[0].0 + 8, b[0].0, b[2].0 + 8]);
+        set(b[0].addr, b[1].addr); // 0 -> 1
+        set(b[2].addr, 3); // new[] cookie: 3 elements of 8 bytes
+        let mut s = Scan::with_heap(&b, &[], false);
+        s.scan_root_words(&[b[0].addr + 8, b[0].addr, b[2].addr + 8]);
         s.finish();
-        assert_eq!(s.state, vec![REACHABLE, REACHABLE, REACHABLE]);
+        assert_eq!(states(&s), vec![REACHABLE, REACHABLE, REACHABLE]);
     }
 }
