@@ -359,7 +359,7 @@ impl<'a> Scan<'a> {
     /// Finishes the classification after all roots and registers were scanned.
     pub fn finish(&mut self) {
         self.drain(None);
-        if self.state.iter().any(|&s| s == UNREACHED) {
+        if self.state.contains(&UNREACHED) {
             self.indirect = vec![0; self.blocks.len()];
         }
         for i in 0..self.blocks.len() {
