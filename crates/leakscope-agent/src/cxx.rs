@@ -50,6 +50,7 @@ extern "C" fn aligned_new(
     };
     let p = real::memalign(a, rounded);
     let e = real::errno();
+    crate::hooks::clear_fresh(p, 0, size);
     record_alloc(p, size);
     real::set_errno(e);
     p

@@ -8,6 +8,30 @@ use crate::real;
 use crate::state::{active, record_alloc, record_free, Busy};
 use core::ffi::{c_int, c_void};
 
+/// Clears the bytes [from, size) of a block the program just received. Bytes the program never writes then
+/// hold zero instead of whatever the memory held before (old pointers, malloc's free-list links), which a
+/// scan that reads every word would take for pointers — Memcheck knows such bytes are undefined and skips
+/// them. A correct program never reads them, so nothing it computes changes. Chunks glibc mmapped for this
+/// request are fresh zero pages and are left alone (touching them would cost time and resident memory).
+#[inline]
+pub fn clear_fresh(p: *mut c_void, from: usize, size: usize) {
+    if p.is_null() || from >= size {
+        return;
+    }
+    // SAFETY: p is a live block of at least `size` bytes the program has not seen yet; for glibc, the word
+    // before it is the chunk's size field (bit 1: mmapped).
+    unsafe {
+        if real::custom() {
+            if size > 1 << 20 {
+                return; // large blocks of other allocators are usually fresh pages too
+            }
+        } else if *(p as *const usize).sub(1) & 2 != 0 {
+            return;
+        }
+        core::ptr::write_bytes(p.cast::<u8>().add(from), 0, size - from);
+    }
+}
+
 /// Runs the bookkeeping `f` for a call that already happened, preserving errno.
 #[inline]
 fn book(f: impl FnOnce()) {
@@ -25,6 +49,7 @@ pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
         return real::malloc(size);
     };
     let p = real::malloc(size);
+    clear_fresh(p, 0, size);
     book(|| record_alloc(p, size));
     p
 }
@@ -80,6 +105,7 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
     }
     if p.is_null() {
         let q = real::realloc(p, size);
+        clear_fresh(q, 0, size);
         book(|| record_alloc(q, size));
         return q;
     }
@@ -95,9 +121,8 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
             return;
         }
         if let Some(b) = old {
-            if let Some(s) = crate::stacks::by_id(b.site) {
-                s.on_free(b.size);
-            }
+            crate::state::forget(&b);
+            clear_fresh(q, b.size, size); // only the grown part is new
         }
         if size != 0 || !q.is_null() {
             record_alloc(q, size);
@@ -127,6 +152,7 @@ unsafe fn aligned(size: usize, alloc: impl FnOnce() -> *mut c_void) -> *mut c_vo
         return alloc();
     };
     let p = alloc();
+    clear_fresh(p, 0, size);
     book(|| record_alloc(p, size));
     p
 }

@@ -23,6 +23,7 @@ mod mem;
 mod modules;
 mod real;
 mod report;
+mod sampling;
 mod scan;
 mod signals;
 mod stacks;

@@ -11,8 +11,8 @@ use alloc::format;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use leakscope_trace::{
-    ExitStatus, LeakKind, Leaks, Level, LossRecord, Message, ProcessEnd, Record, ScanStats,
-    SiteSample, Snapshot, Trigger,
+    Estimates, ExitStatus, LeakKind, Leaks, Level, LossRecord, Message, ProcessEnd, Record,
+    ScanStats, SiteSample, Snapshot, Trigger,
 };
 
 static REPORTED: AtomicBool = AtomicBool::new(false);
@@ -42,10 +42,13 @@ pub fn final_report(at: ExitPoint) {
         run_freeres();
     }
     state::STATE.store(state::FINISHED, Ordering::Release);
-    let (leaks, records_sites) = classify(Some(at.floor_sp), at.regs, &w, Trigger::Exit);
+    let (leaks, records_sites, estimates) = classify(Some(at.floor_sp), at.regs, &w, Trigger::Exit);
     state::emit_modules();
     writer::define_sites(records_sites.iter().copied().chain(live_site_ids()));
     writer::emit(&Record::Leaks(leaks));
+    if let Some(e) = estimates {
+        writer::emit(&Record::Estimates(e));
+    }
     emit_final_snapshot();
     for tid in &w.missed {
         warn(&format!("thread {tid} could not be stopped for the leak scan (signals blocked?); its registers were not scanned"));
@@ -126,12 +129,15 @@ pub fn live_check() {
         return;
     }
     let w = world::stop_others();
-    let (mut leaks, sites) = classify(None, None, &w, Trigger::Check);
+    let (mut leaks, sites, estimates) = classify(None, None, &w, Trigger::Check);
     let resumed = world::release();
     leaks.stats.pause_ns = resumed.saturating_sub(w.pause_start_ns);
     state::emit_modules();
     writer::define_sites(sites.into_iter());
     writer::emit(&Record::Leaks(leaks));
+    if let Some(e) = estimates {
+        writer::emit(&Record::Estimates(e));
+    }
     crate::timeline::write_snapshot();
 }
 
@@ -142,7 +148,7 @@ fn classify(
     regs: Option<&[usize]>,
     w: &world::World,
     trigger: Trigger,
-) -> (Leaks, Vec<u32>) {
+) -> (Leaks, Vec<u32>, Option<Estimates>) {
     let mut blocks = Vec::new();
     live::collect(&mut blocks);
     blocks.sort_unstable_by_key(|b| b.addr);
@@ -168,6 +174,8 @@ fn classify(
     }
     scan.finish();
     let mut records: BTreeMap<(LeakKind, u32), LossRecord> = BTreeMap::new();
+    let sampling = crate::config::sample_rate() != 0;
+    let mut estimates: BTreeMap<(LeakKind, u32), (u64, u64)> = BTreeMap::new();
     for (i, b) in blocks.iter().enumerate() {
         let kind = match scan.state(i) {
             REACHABLE => LeakKind::Reachable,
@@ -187,7 +195,23 @@ fn classify(
         if kind == LeakKind::Definite {
             r.indirect_bytes += scan.indirect(i);
         }
+        if sampling {
+            let w = if state::is_unsampled(b.site) {
+                (b.size as u64, 1)
+            } else {
+                state::weight(b.size)
+            };
+            let e = estimates.entry((kind, b.site)).or_default();
+            *e = (e.0 + w.0, e.1 + w.1);
+        }
     }
+    let estimates = sampling.then(|| Estimates {
+        trigger,
+        records: estimates
+            .into_iter()
+            .map(|((k, s), (b, n))| (k, s, b, n))
+            .collect(),
+    });
     let pause_ns = world::monotonic_ns().saturating_sub(w.pause_start_ns);
     let stats = ScanStats {
         root_bytes,
@@ -202,7 +226,7 @@ fn classify(
         records: records.into_values().collect(),
         stats,
     };
-    (leaks, sites)
+    (leaks, sites, estimates)
 }
 
 fn is_special(m: &Mapping) -> bool {

@@ -27,16 +27,18 @@ pub struct Site {
 }
 
 impl Site {
-    pub fn on_alloc(&self, size: usize) {
-        self.live_bytes.fetch_add(size as i64, Ordering::Relaxed);
-        self.live_blocks.fetch_add(1, Ordering::Relaxed);
-        self.allocs.fetch_add(1, Ordering::Relaxed);
-        self.alloc_bytes.fetch_add(size as u64, Ordering::Relaxed);
+    /// Counts a block in: its (bytes, blocks) weight, (size, 1) unless sampling.
+    pub fn on_alloc(&self, (bytes, blocks): (u64, u64)) {
+        self.live_bytes.fetch_add(bytes as i64, Ordering::Relaxed);
+        self.live_blocks.fetch_add(blocks as i64, Ordering::Relaxed);
+        self.allocs.fetch_add(blocks, Ordering::Relaxed);
+        self.alloc_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    pub fn on_free(&self, size: usize) {
-        self.live_bytes.fetch_sub(size as i64, Ordering::Relaxed);
-        self.live_blocks.fetch_sub(1, Ordering::Relaxed);
+    /// Counts a block out, with the weight it came in with.
+    pub fn on_free(&self, (bytes, blocks): (u64, u64)) {
+        self.live_bytes.fetch_sub(bytes as i64, Ordering::Relaxed);
+        self.live_blocks.fetch_sub(blocks as i64, Ordering::Relaxed);
     }
 }
 

@@ -35,6 +35,8 @@ pub struct ThreadState {
     pub deferred: Cell<bool>,
     /// This thread's previous stack walk (see [`unwind::WalkCache`]).
     pub walk: core::cell::UnsafeCell<unwind::WalkCache>,
+    /// Byte countdown of sampled mode.
+    pub sampler: crate::sampling::Sampler,
 }
 
 static KEY: AtomicU32 = AtomicU32::new(u32::MAX);
@@ -74,6 +76,7 @@ fn new_thread_state(k: libc::pthread_key_t) -> Option<&'static ThreadState> {
         stack_hi: Cell::new(0),
         deferred: Cell::new(false),
         walk: core::cell::UnsafeCell::new(unwind::WalkCache::new()),
+        sampler: crate::sampling::Sampler::new(),
     }));
     // SAFETY: storing our pointer in our key's slot.
     unsafe { libc::pthread_setspecific(k, st as *mut ThreadState as *const c_void) };
@@ -350,15 +353,48 @@ pub fn current_site() -> u32 {
     stacks::intern(unwind::written(&frames, n), hash).map_or(u32::MAX, |s| s.id)
 }
 
+/// Site of the blocks whose stacks were not sampled (a sentinel stack: one frame at address 1).
+static UNSAMPLED: AtomicU32 = AtomicU32::new(u32::MAX);
+
+fn unsampled_site() -> u32 {
+    let id = UNSAMPLED.load(Ordering::Relaxed);
+    if id != u32::MAX {
+        return id;
+    }
+    let id = stacks::intern(&[1], unwind::hash_frames(&[1])).map_or(u32::MAX, |s| s.id);
+    UNSAMPLED.store(id, Ordering::Relaxed);
+    id
+}
+
+/// Is this the sentinel site of unsampled blocks?
+pub fn is_unsampled(site: u32) -> bool {
+    site != u32::MAX && site == UNSAMPLED.load(Ordering::Relaxed)
+}
+
+/// What a block of `size` counts for in its site: (size, 1), or its estimate weight when sampling.
+#[inline]
+pub fn weight(size: usize) -> (u64, u64) {
+    match crate::config::sample_rate() {
+        0 => (size as u64, 1),
+        rate => crate::sampling::weight(size, rate),
+    }
+}
+
 /// Records a block the program just received.
 #[inline]
 pub fn record_alloc(p: *mut c_void, size: usize) {
     if p.is_null() {
         return;
     }
-    let site = current_site();
-    if let Some(s) = stacks::by_id(site) {
-        s.on_alloc(size);
+    let rate = crate::config::sample_rate();
+    let sampled = rate == 0 || thread_state().is_none_or(|t| t.sampler.take(size, rate));
+    let site = if sampled {
+        current_site()
+    } else {
+        unsampled_site()
+    };
+    if let Some(s) = stacks::by_id(site).filter(|_| sampled) {
+        s.on_alloc(weight(size));
     }
     crate::live::insert(crate::live::Block {
         addr: p as usize,
@@ -368,12 +404,18 @@ pub fn record_alloc(p: *mut c_void, size: usize) {
     });
 }
 
+/// Takes a block that is going away out of its site's counts.
+#[inline]
+pub fn forget(b: &crate::live::Block) {
+    if let Some(s) = stacks::by_id(b.site).filter(|_| !is_unsampled(b.site)) {
+        s.on_free(weight(b.size));
+    }
+}
+
 /// Forgets a block being freed (or moved by realloc); returns its old size if it was ours.
 #[inline]
 pub fn record_free(p: *mut c_void) -> Option<usize> {
     let b = crate::live::remove(p as usize)?;
-    if let Some(s) = stacks::by_id(b.site) {
-        s.on_free(b.size);
-    }
+    forget(&b);
     Some(b.size)
 }

@@ -1,1 +1,20 @@
-//! placeholder
+//! leakscope's analyzer: turns a decoded trace into per-process reports.
+//!
+//! [`model`] folds the chunks of each process image (following fork and exec), [`symbolize`] resolves return
+//! addresses to source frames offline (DWARF with inlined calls, separate debug files via [`debuginfo`],
+//! symbol tables), [`frames`] drops allocator plumbing and finds the allocation site, and [`analyze`] builds
+//! the sorted, merged loss records and summaries the renderers print.
+
+pub mod analyze;
+pub mod debuginfo;
+pub mod frames;
+pub mod model;
+pub mod modules;
+pub mod symbolize;
+
+pub use analyze::{
+    analyze, signal_name, Analysis, HeapReport, LiveSite, LossRecord, Options, ProcessReport,
+    Summary, Totals,
+};
+pub use leakscope_trace::{ExitStatus, LeakKind, Level, Message, ScanStats};
+pub use symbolize::{demangle, Frame, Symbolizer};

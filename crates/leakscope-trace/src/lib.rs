@@ -7,7 +7,7 @@
 //! implementation: [`records`] holds the typed payloads with their encoders and decoders, [`reader`] walks a
 //! file and recovers from truncation, [`varint`] is the integer encoding both use.
 
-#![cfg_attr(not(feature = "std"), no_std)]
+#![no_std]
 
 extern crate alloc;
 
@@ -15,8 +15,6 @@ pub mod reader;
 pub mod records;
 pub mod varint;
 
-#[cfg(feature = "std")]
-pub use reader::read_trace_file;
 pub use reader::{read_trace, TraceError, TraceFile};
 pub use records::*;
 

@@ -29,8 +29,6 @@ pub struct TraceFile {
 /// Reasons a file cannot be read as a trace at all.
 #[derive(Debug)]
 pub enum TraceError {
-    #[cfg(feature = "std")]
-    Io(std::io::Error),
     Empty,
     NotATrace,
     UnsupportedVersion(u16),
@@ -39,8 +37,6 @@ pub enum TraceError {
 impl fmt::Display for TraceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            #[cfg(feature = "std")]
-            Self::Io(e) => write!(f, "cannot read the trace: {e}"),
             Self::Empty => write!(
                 f,
                 "the trace is empty: the program wrote nothing (was it killed before the agent started?)"
@@ -54,14 +50,7 @@ impl fmt::Display for TraceError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for TraceError {}
-
-/// Reads and decodes a whole trace file.
-#[cfg(feature = "std")]
-pub fn read_trace_file(path: &std::path::Path) -> Result<TraceFile, TraceError> {
-    read_trace(&std::fs::read(path).map_err(TraceError::Io)?)
-}
+impl core::error::Error for TraceError {}
 
 /// Decodes a trace held in memory. Stops at the first incomplete or corrupt chunk with a warning; everything
 /// before it is returned.
@@ -237,6 +226,10 @@ mod tests {
                 level: Level::Warning,
                 text: "hi".into(),
             }),
+            Record::Estimates(Estimates {
+                trigger: Trigger::Exit,
+                records: vec![(LeakKind::Definite, 7, 1000, 10)],
+            }),
             Record::RunInfo(RunInfo {
                 root_pid: 1234,
                 status: ExitStatus::Code(3),
@@ -288,7 +281,7 @@ mod tests {
         let n = f.len();
         f[n - 2] ^= 0x40;
         let t = read_trace(&f).unwrap();
-        assert_eq!(t.chunks.len(), 7);
+        assert_eq!(t.chunks.len(), 8);
         assert!(t.warnings[0].contains("checksum"));
     }
 }

@@ -20,6 +20,7 @@ pub enum ChunkKind {
     ProcessEnd = 6,
     Message = 7,
     RunInfo = 8,
+    Estimates = 9,
 }
 
 impl ChunkKind {
@@ -33,6 +34,7 @@ impl ChunkKind {
             6 => Self::ProcessEnd,
             7 => Self::Message,
             8 => Self::RunInfo,
+            9 => Self::Estimates,
             _ => return None,
         })
     }
@@ -240,6 +242,16 @@ pub struct RunInfo {
     pub command: Vec<String>,
 }
 
+/// Sampled mode only: what the sampled blocks of each loss record of the preceding `Leaks` chunk stand for
+/// (sum over its blocks of size/p and 1/p, p = the block's sampling probability). Unsampled blocks are
+/// all in the record of the sentinel stack whose only frame is the address 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Estimates {
+    pub trigger: Trigger,
+    /// (kind, stack id, estimated bytes, estimated blocks)
+    pub records: Vec<(LeakKind, u32, u64, u64)>,
+}
+
 /// Any decoded chunk payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -251,6 +263,7 @@ pub enum Record {
     ProcessEnd(ProcessEnd),
     Message(Message),
     RunInfo(RunInfo),
+    Estimates(Estimates),
 }
 
 impl Record {
@@ -264,6 +277,7 @@ impl Record {
             Self::ProcessEnd(_) => ChunkKind::ProcessEnd,
             Self::Message(_) => ChunkKind::Message,
             Self::RunInfo(_) => ChunkKind::RunInfo,
+            Self::Estimates(_) => ChunkKind::Estimates,
         }
     }
 
@@ -279,6 +293,16 @@ impl Record {
             Self::Message(m) => {
                 put_u64(out, m.level as u64);
                 put_bytes(out, m.text.as_bytes());
+            }
+            Self::Estimates(e) => {
+                put_u64(out, e.trigger as u64);
+                put_u64(out, e.records.len() as u64);
+                for &(kind, stack, bytes, blocks) in &e.records {
+                    put_u64(out, kind as u64);
+                    put_u64(out, stack.into());
+                    put_u64(out, bytes);
+                    put_u64(out, blocks);
+                }
             }
             Self::RunInfo(r) => {
                 put_u64(out, r.root_pid.into());
@@ -306,6 +330,23 @@ impl Record {
                     _ => Level::Error,
                 },
                 text: c.string()?,
+            }),
+            ChunkKind::Estimates => Self::Estimates(Estimates {
+                trigger: if c.u64()? == 1 {
+                    Trigger::Check
+                } else {
+                    Trigger::Exit
+                },
+                records: (0..c.count()?)
+                    .map(|_| {
+                        Ok((
+                            LeakKind::from_u64(c.u64()?).ok_or(Malformed)?,
+                            c.u32()?,
+                            c.u64()?,
+                            c.u64()?,
+                        ))
+                    })
+                    .collect::<Result<_, _>>()?,
             }),
             ChunkKind::RunInfo => Self::RunInfo(RunInfo {
                 root_pid: c.u32()?,

@@ -1,0 +1,449 @@
+//! From processes to reports: symbolized, trimmed, merged and sorted loss records per process, the four-kind
+//! summary, and what the user must be told (killed processes, agent messages, unreadable modules).
+
+use crate::frames;
+use crate::model::{ProcessTrace, Processes};
+use crate::modules::ModuleMap;
+use crate::symbolize::{Frame, Symbolizer};
+use leakscope_trace::{ExitStatus, LeakKind, Message, ProcessEnd, ScanStats, TraceFile};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// What the caller knows beyond the trace.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The pid `leakscope run` started (else: the first process whose parent is not in the trace).
+    pub root_pid: Option<u32>,
+    /// Exit statuses seen by `waitpid` (they cover processes killed before they could write theirs).
+    pub observed: HashMap<u32, ExitStatus>,
+    /// Roots of separate debug files.
+    pub debug_dirs: Vec<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            root_pid: None,
+            observed: HashMap::new(),
+            debug_dirs: vec![PathBuf::from("/usr/lib/debug")],
+        }
+    }
+}
+
+/// Unfreed blocks of one kind allocated at one (symbolized) stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LossRecord {
+    pub kind: LeakKind,
+    /// Bytes and blocks of this record's own blocks.
+    pub bytes: u64,
+    pub blocks: u64,
+    /// Bytes of the indirectly lost blocks hanging off this record's blocks (definite records only).
+    pub indirect_bytes: u64,
+    /// Innermost first, allocator plumbing dropped, inlined calls as frames of their own.
+    pub stack: Vec<Frame>,
+    /// Index in `stack` of the first frame in the program's own code.
+    pub site: Option<usize>,
+    /// The agent's stack ids merged into this record.
+    pub stack_ids: Vec<u32>,
+}
+
+impl LossRecord {
+    /// Own bytes plus the indirectly lost bytes they hold, as Memcheck's headline counts them.
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes + self.indirect_bytes
+    }
+
+    pub fn site_frame(&self) -> Option<&Frame> {
+        self.site.and_then(|i| self.stack.get(i))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub bytes: u64,
+    pub blocks: u64,
+}
+
+/// Bytes and blocks per kind of unfreed block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    kinds: [Totals; 4],
+}
+
+impl Summary {
+    pub fn get(&self, kind: LeakKind) -> Totals {
+        self.kinds[kind as usize]
+    }
+
+    pub fn add(&mut self, kind: LeakKind, bytes: u64, blocks: u64) {
+        let t = &mut self.kinds[kind as usize];
+        t.bytes += bytes;
+        t.blocks += blocks;
+    }
+}
+
+/// Heap in use at one allocation site at the last snapshot (for processes that never ran their scan).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSite {
+    pub bytes: u64,
+    pub blocks: u64,
+    pub allocs: u64,
+    pub alloc_bytes: u64,
+    pub stack: Vec<Frame>,
+    pub site: Option<usize>,
+}
+
+/// The heap of a process at its last snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeapReport {
+    /// ns since the process started.
+    pub time_ns: u64,
+    pub rss: u64,
+    pub bytes: u64,
+    pub blocks: u64,
+    /// Sites with live blocks, most bytes first.
+    pub sites: Vec<LiveSite>,
+}
+
+/// Everything to report about one process.
+#[derive(Debug, Clone)]
+pub struct ProcessReport {
+    pub pid: u32,
+    pub ppid: u32,
+    /// Created by `fork` (a child) rather than started by `exec`.
+    pub forked: bool,
+    pub exe: String,
+    pub args: Vec<String>,
+    pub status: Option<ExitStatus>,
+    /// Final loss records of all four kinds, most bytes first; empty when no scan ran.
+    pub records: Vec<LossRecord>,
+    /// Present when the leak scan ran.
+    pub summary: Option<Summary>,
+    pub scan: Option<ScanStats>,
+    /// The last snapshot's heap, only when no scan ran (the process was killed).
+    pub heap: Option<HeapReport>,
+    /// Allocation counters from the process's last record.
+    pub end: Option<ProcessEnd>,
+    /// Things the user must know about this process, one line each.
+    pub warnings: Vec<String>,
+    /// What the agent itself said.
+    pub messages: Vec<Message>,
+}
+
+impl ProcessReport {
+    /// The status as a shell shows it: the code, or 128+N after death by signal N.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.status.and_then(ExitStatus::shell_code)
+    }
+
+    /// The program's name: its executable's file name, else argv[0].
+    pub fn name(&self) -> &str {
+        let exe = self.exe.rsplit('/').next().unwrap_or(&self.exe);
+        if exe.is_empty() {
+            self.args.first().map(String::as_str).unwrap_or("?")
+        } else {
+            exe
+        }
+    }
+
+    /// The command as it was run (argv), else the executable's path.
+    pub fn command_line(&self) -> String {
+        if self.args.is_empty() {
+            self.exe.clone()
+        } else {
+            self.args.join(" ")
+        }
+    }
+
+    /// Does any record of one of these kinds hold memory?
+    pub fn has_leaks_of(&self, kinds: &[LeakKind]) -> bool {
+        self.records
+            .iter()
+            .any(|r| kinds.contains(&r.kind) && r.blocks > 0)
+    }
+}
+
+/// The report of a whole trace: the program, the processes it forked, and trace-level warnings.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    /// None when the trace holds nothing from the program (the agent did not load).
+    pub root: Option<ProcessReport>,
+    /// Forked descendants (nested ones flattened), in the order they started.
+    pub children: Vec<ProcessReport>,
+    /// Trace problems (truncation, corruption) and unreadable modules, one line each.
+    pub warnings: Vec<String>,
+}
+
+impl Analysis {
+    pub fn processes(&self) -> impl Iterator<Item = &ProcessReport> {
+        self.root.iter().chain(&self.children)
+    }
+
+    /// Does any process have leaks of one of these kinds?
+    pub fn has_leaks_of(&self, kinds: &[LeakKind]) -> bool {
+        self.processes().any(|p| p.has_leaks_of(kinds))
+    }
+}
+
+/// Builds the report of a decoded trace.
+pub fn analyze(trace: &TraceFile, opts: &Options) -> Analysis {
+    let procs = Processes::from_trace(trace);
+    let mut sym = Symbolizer::new(opts.debug_dirs.clone());
+    let root = procs.root_index(opts.root_pid);
+    let mut out = Analysis {
+        warnings: trace.warnings.clone(),
+        ..Analysis::default()
+    };
+    out.warnings.extend(procs.warnings.iter().cloned());
+    for (i, p) in procs.list.iter().enumerate() {
+        if p.exec_away() && Some(i) != root {
+            continue;
+        }
+        let report = process_report(&procs, i, opts, &mut sym);
+        if Some(i) == root {
+            out.root = Some(report);
+        } else {
+            out.children.push(report);
+        }
+    }
+    out.warnings.extend(sym.take_warnings());
+    out
+}
+
+fn process_report(
+    procs: &Processes,
+    i: usize,
+    opts: &Options,
+    sym: &mut Symbolizer,
+) -> ProcessReport {
+    let p = &procs.list[i];
+    let status = p
+        .end
+        .map(|e| e.status)
+        .filter(|s| !matches!(s, ExitStatus::Unknown | ExitStatus::Exec))
+        .or_else(|| opts.observed.get(&p.pid).copied())
+        .or_else(|| {
+            procs
+                .run
+                .as_ref()
+                .filter(|r| r.root_pid == p.pid)
+                .map(|r| r.status)
+        });
+    let mut report = ProcessReport {
+        pid: p.pid,
+        ppid: p.start.ppid,
+        forked: p.start.origin == leakscope_trace::Origin::Fork,
+        exe: p.start.exe.clone(),
+        args: p.start.args.clone(),
+        status,
+        records: Vec::new(),
+        summary: None,
+        scan: None,
+        heap: None,
+        end: p.end,
+        warnings: Vec::new(),
+        messages: p.messages.clone(),
+    };
+    let mut stacks = StackSource {
+        procs,
+        index: i,
+        modules: procs.modules(i),
+        sym,
+        missing: 0,
+    };
+    match &p.leaks {
+        Some(leaks) => {
+            report.records = loss_records(&leaks.records, &mut stacks);
+            report.summary = Some(summarize(&leaks.records));
+            report.scan = Some(leaks.stats);
+        }
+        None => {
+            report.heap = heap_report(p, &mut stacks);
+            report
+                .warnings
+                .push(no_scan_warning(p, status, report.heap.as_ref()));
+        }
+    }
+    if stacks.missing > 0 {
+        report.warnings.push(format!(
+            "{} allocation stacks are missing from the trace (cut short?): their records have no frames",
+            stacks.missing
+        ));
+    }
+    report
+}
+
+/// Resolves a process's stack ids to symbolized, trimmed stacks.
+struct StackSource<'a> {
+    procs: &'a Processes,
+    index: usize,
+    modules: &'a ModuleMap,
+    sym: &'a mut Symbolizer,
+    missing: usize,
+}
+
+impl StackSource<'_> {
+    fn get(&mut self, id: u32) -> (Vec<Frame>, Option<usize>) {
+        let Some(addrs) = self.procs.stack(self.index, id) else {
+            self.missing += 1;
+            return (Vec::new(), None);
+        };
+        let mut stack = self.sym.symbolize_stack(self.modules, addrs);
+        frames::trim_plumbing(&mut stack);
+        frames::cut_below_main(&mut stack);
+        let site = frames::site(&stack);
+        (stack, site)
+    }
+}
+
+fn summarize(records: &[leakscope_trace::LossRecord]) -> Summary {
+    let mut s = Summary::default();
+    for r in records {
+        s.add(r.kind, r.bytes, r.blocks);
+    }
+    s
+}
+
+fn loss_records(raw: &[leakscope_trace::LossRecord], stacks: &mut StackSource) -> Vec<LossRecord> {
+    let mut out: Vec<LossRecord> = Vec::new();
+    for r in raw {
+        let (stack, site) = stacks.get(r.stack);
+        // Stacks that differ only in the plumbing frames dropped from them are the same call site.
+        let same = |o: &LossRecord| o.kind == r.kind && o.stack == stack;
+        match out.iter_mut().find(|o| same(o)) {
+            Some(o) => {
+                o.bytes += r.bytes;
+                o.blocks += r.blocks;
+                o.indirect_bytes += r.indirect_bytes;
+                o.stack_ids.push(r.stack);
+            }
+            None => out.push(LossRecord {
+                kind: r.kind,
+                bytes: r.bytes,
+                blocks: r.blocks,
+                indirect_bytes: r.indirect_bytes,
+                stack,
+                site,
+                stack_ids: vec![r.stack],
+            }),
+        }
+    }
+    out.sort_by(|a, b| {
+        (b.total_bytes(), b.bytes, b.blocks, a.kind, &a.stack_ids).cmp(&(
+            a.total_bytes(),
+            a.bytes,
+            a.blocks,
+            b.kind,
+            &b.stack_ids,
+        ))
+    });
+    out
+}
+
+fn heap_report(p: &ProcessTrace, stacks: &mut StackSource) -> Option<HeapReport> {
+    let heap = p.heap.as_ref()?;
+    let mut sites: Vec<LiveSite> = heap
+        .sites
+        .values()
+        .filter(|s| s.live_blocks > 0)
+        .map(|s| {
+            let (stack, site) = stacks.get(s.stack);
+            LiveSite {
+                bytes: s.live_bytes,
+                blocks: s.live_blocks,
+                allocs: s.allocs,
+                alloc_bytes: s.alloc_bytes,
+                stack,
+                site,
+            }
+        })
+        .collect();
+    sites.sort_by_key(|s| std::cmp::Reverse((s.bytes, s.blocks)));
+    Some(HeapReport {
+        time_ns: heap.time_ns,
+        rss: heap.rss,
+        bytes: sites.iter().map(|s| s.bytes).sum(),
+        blocks: sites.iter().map(|s| s.blocks).sum(),
+        sites,
+    })
+}
+
+fn no_scan_warning(
+    p: &ProcessTrace,
+    status: Option<ExitStatus>,
+    heap: Option<&HeapReport>,
+) -> String {
+    let why = match status {
+        Some(ExitStatus::Signal(n)) => format!(
+            "was killed by {} before it could scan for leaks",
+            signal_name(n)
+        ),
+        _ => {
+            "ended without writing its leak report (killed by SIGKILL, or the trace was cut short)"
+                .to_string()
+        }
+    };
+    let what = match heap {
+        Some(h) => format!(
+            "showing the heap in use at its last snapshot, {} after it started (not classified)",
+            seconds(h.time_ns)
+        ),
+        None => "it recorded no snapshot either, so nothing is known about its heap".to_string(),
+    };
+    format!("process {} ({}) {why}: {what}", p.pid, program_name(p))
+}
+
+fn program_name(p: &ProcessTrace) -> &str {
+    let exe = p.start.exe.rsplit('/').next().unwrap_or("");
+    if exe.is_empty() {
+        "?"
+    } else {
+        exe
+    }
+}
+
+fn seconds(ns: u64) -> String {
+    format!("{:.1}s", ns as f64 / 1e9)
+}
+
+/// `SIGSEGV` for 11, `signal 42` for a number without a common name.
+pub fn signal_name(n: i32) -> String {
+    const NAMES: [&str; 32] = [
+        "",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    match usize::try_from(n).ok().and_then(|i| NAMES.get(i)) {
+        Some(name) if !name.is_empty() => (*name).to_string(),
+        _ => format!("signal {n}"),
+    }
+}

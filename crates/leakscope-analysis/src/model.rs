@@ -1,0 +1,197 @@
+//! The trace as processes: folds the chunks each process image wrote into its modules, stacks, final loss
+//! records, heap state and exit status, following `fork` (a child image with its own pid) and `exec` (a new
+//! image for the same pid that voids the old one).
+
+use crate::modules::ModuleMap;
+use leakscope_trace::{
+    ExitStatus, Leaks, Message, Origin, ProcessEnd, ProcessStart, Record, RunInfo, SiteSample,
+    Snapshot, TraceFile, Trigger,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Everything one process image wrote.
+#[derive(Debug, Clone)]
+pub struct ProcessTrace {
+    pub pid: u32,
+    pub start: ProcessStart,
+    pub modules: ModuleMap,
+    /// Stack id → absolute return addresses, innermost first.
+    pub stacks: HashMap<u32, Vec<u64>>,
+    /// The scan the image ran as it ended (trigger `Exit`), if it got that far.
+    pub leaks: Option<Leaks>,
+    /// The heap as of the last snapshot (sites a snapshot omitted keep their previous values).
+    pub heap: Option<HeapState>,
+    pub end: Option<ProcessEnd>,
+    pub messages: Vec<Message>,
+}
+
+/// Live memory per allocation site at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeapState {
+    /// ns since the image started.
+    pub time_ns: u64,
+    pub rss: u64,
+    pub sites: BTreeMap<u32, SiteSample>,
+}
+
+impl ProcessTrace {
+    fn new(pid: u32, start: ProcessStart) -> Self {
+        ProcessTrace {
+            pid,
+            start,
+            modules: ModuleMap::default(),
+            stacks: HashMap::new(),
+            leaks: None,
+            heap: None,
+            end: None,
+            messages: Vec::new(),
+        }
+    }
+
+    /// The image was replaced by `exec` in a descendant that is not followed: it has nothing to report.
+    pub fn exec_away(&self) -> bool {
+        matches!(self.end, Some(e) if e.status == ExitStatus::Exec)
+    }
+
+    fn apply(&mut self, record: &Record) {
+        match record {
+            Record::Modules(m) => m.events.iter().for_each(|e| self.modules.apply(e)),
+            Record::Stacks(s) => {
+                for st in &s.stacks {
+                    self.stacks.insert(st.id, st.frames.clone());
+                }
+            }
+            Record::Snapshot(s) => self.fold_snapshot(s),
+            Record::Leaks(l) if l.trigger == Trigger::Exit => self.leaks = Some(l.clone()),
+            Record::ProcessEnd(e) => self.end = Some(*e),
+            Record::Message(m) => self.messages.push(m.clone()),
+            // On-demand checks are not final; start and run records are handled by the caller.
+            Record::Leaks(_)
+            | Record::ProcessStart(_)
+            | Record::RunInfo(_)
+            | Record::Estimates(_) => {}
+        }
+    }
+
+    fn fold_snapshot(&mut self, s: &Snapshot) {
+        let heap = self.heap.get_or_insert_with(HeapState::default);
+        heap.time_ns = s.time_ns;
+        heap.rss = s.rss;
+        for site in &s.sites {
+            heap.sites.insert(site.stack, *site);
+        }
+    }
+}
+
+/// The processes of a trace in the order they started, and what could not be placed.
+#[derive(Debug, Clone, Default)]
+pub struct Processes {
+    pub list: Vec<ProcessTrace>,
+    /// What the CLI wrote after the run: the pid it started and how that process ended.
+    pub run: Option<RunInfo>,
+    pub warnings: Vec<String>,
+}
+
+impl Processes {
+    pub fn from_trace(trace: &TraceFile) -> Self {
+        let mut out = Processes::default();
+        // pid → index in `list` of its current image.
+        let mut current: HashMap<u32, usize> = HashMap::new();
+        let mut orphans = BTreeSet::new();
+        for chunk in &trace.chunks {
+            match &chunk.record {
+                Record::ProcessStart(start) => out.begin_image(&mut current, chunk.pid, start),
+                Record::RunInfo(run) => out.run = Some(run.clone()),
+                other => match current.get(&chunk.pid) {
+                    Some(&i) => out.list[i].apply(other),
+                    // A descendant that exec'ed (e.g. system()'s shell, spawned without fork handlers) says
+                    // only that it is not followed.
+                    None if is_exec_end(other) => {}
+                    None => {
+                        orphans.insert(chunk.pid);
+                    }
+                },
+            }
+        }
+        for pid in orphans {
+            out.warnings.push(format!(
+                "ignored chunks of pid {pid}, which has no process start record in the trace"
+            ));
+        }
+        out
+    }
+
+    fn begin_image(&mut self, current: &mut HashMap<u32, usize>, pid: u32, start: &ProcessStart) {
+        let image = ProcessTrace::new(pid, start.clone());
+        let replaced = |p: &ProcessTrace| p.end.is_none_or(|e| e.status == ExitStatus::Exec);
+        match current.get(&pid) {
+            // Same pid, new program image: everything of the old image is void.
+            Some(&i) if start.origin == Origin::Exec && replaced(&self.list[i]) => {
+                self.list[i] = image
+            }
+            // A new process, or a pid that ended long ago and was reused.
+            _ => {
+                current.insert(pid, self.list.len());
+                self.list.push(image);
+            }
+        }
+    }
+
+    /// The process `leakscope run` started: the given pid, the one the run record names, else the first one
+    /// whose parent is not in the trace.
+    pub fn root_index(&self, root_pid: Option<u32>) -> Option<usize> {
+        if let Some(pid) = root_pid.or(self.run.as_ref().map(|r| r.root_pid)) {
+            return self.list.iter().position(|p| p.pid == pid && !p.forked());
+        }
+        let pids: BTreeSet<u32> = self.list.iter().map(|p| p.pid).collect();
+        self.list
+            .iter()
+            .position(|p| !pids.contains(&p.start.ppid))
+            .or(if self.list.is_empty() { None } else { Some(0) })
+    }
+
+    /// Stacks of a process, falling back to its ancestors' (a forked child shares the ids it inherited).
+    pub fn stack(&self, index: usize, id: u32) -> Option<&[u64]> {
+        let mut at = index;
+        loop {
+            let p = &self.list[at];
+            if let Some(s) = p.stacks.get(&id) {
+                return Some(s);
+            }
+            at = self.parent_index(at)?;
+        }
+    }
+
+    /// Module map of a process; a forked child without modules of its own uses its parent's.
+    pub fn modules(&self, index: usize) -> &ModuleMap {
+        let mut at = index;
+        while self.list[at].modules.is_empty() {
+            match self.parent_index(at) {
+                Some(parent) => at = parent,
+                None => break,
+            }
+        }
+        &self.list[at].modules
+    }
+
+    /// The image a forked process was copied from: the latest image of its parent pid that started before it.
+    fn parent_index(&self, index: usize) -> Option<usize> {
+        let p = &self.list[index];
+        if !p.forked() {
+            return None;
+        }
+        self.list[..index]
+            .iter()
+            .rposition(|q| q.pid == p.start.ppid)
+    }
+}
+
+fn is_exec_end(r: &Record) -> bool {
+    matches!(r, Record::ProcessEnd(e) if e.status == ExitStatus::Exec)
+}
+
+impl ProcessTrace {
+    pub fn forked(&self) -> bool {
+        self.start.origin == Origin::Fork
+    }
+}

@@ -1,0 +1,195 @@
+//! Offline symbolization: absolute return address → module → file-relative address → source frames, with
+//! inlined calls as frames of their own, names demangled, and the symbol table or a bare address as
+//! fallbacks. Each module is opened once and each (module, address) looked up once.
+
+use crate::debuginfo::{self, DebugInfo};
+use crate::modules::ModuleMap;
+use addr2line::Loader;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+/// One frame of a symbolized stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The return address the agent recorded (absolute, in the process).
+    pub address: u64,
+    /// Demangled function name.
+    pub function: Option<String>,
+    /// Source file as the debug information names it (usually an absolute path).
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// Path of the executable or shared object holding the address.
+    pub module: Option<String>,
+    /// The call was inlined into the next (outer) frame: it has no machine frame of its own.
+    pub inlined: bool,
+}
+
+impl Frame {
+    /// The file name without its directories.
+    pub fn file_name(&self) -> Option<&str> {
+        self.file
+            .as_deref()
+            .map(|f| f.rsplit('/').next().unwrap_or(f))
+    }
+}
+
+/// Where an address is in the source, independent of where the module was loaded.
+#[derive(Debug, Clone, Default)]
+struct SourceFrame {
+    function: Option<String>,
+    file: Option<String>,
+    line: Option<u32>,
+    inlined: bool,
+}
+
+/// Demangles a C++ (Itanium) or Rust symbol name; other names come back unchanged.
+pub fn demangle(name: &str) -> String {
+    // Rust's legacy scheme is Itanium-shaped; only names with its hash suffix (or v0 names) are Rust.
+    let rust = name.starts_with("_R") || is_legacy_rust(name);
+    let lang = if rust {
+        addr2line::gimli::DW_LANG_Rust
+    } else {
+        addr2line::gimli::DW_LANG_C_plus_plus
+    };
+    addr2line::demangle(name, lang).unwrap_or_else(|| name.to_string())
+}
+
+/// `_ZN…17h<16 hex digits>E`, possibly followed by a `.llvm.…` suffix.
+fn is_legacy_rust(name: &str) -> bool {
+    let base = name.split('.').next().unwrap_or(name);
+    let Some(body) = base.strip_prefix("_ZN").and_then(|b| b.strip_suffix('E')) else {
+        return false;
+    };
+    body.len() > 19
+        && body[body.len() - 19..].starts_with("17h")
+        && body[body.len() - 16..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit())
+}
+
+fn lookup(info: &DebugInfo, probe: u64) -> Vec<SourceFrame> {
+    let mut out = Vec::new();
+    if let Some(frames) = info.dwarf.as_ref().and_then(|l| l.find_frames(probe).ok()) {
+        let mut frames = frames;
+        while let Ok(Some(f)) = frames.next() {
+            out.push(SourceFrame {
+                function: f
+                    .function
+                    .as_ref()
+                    .and_then(|n| n.demangle().ok())
+                    .map(Cow::into_owned),
+                file: f.location.as_ref().and_then(|l| l.file).map(str::to_string),
+                line: f.location.as_ref().and_then(|l| l.line),
+                inlined: true,
+            });
+        }
+    }
+    if out.is_empty() {
+        out.push(SourceFrame::default());
+    }
+    let outer = out.last_mut().expect("one frame at least");
+    outer.inlined = false;
+    if outer.function.is_none() {
+        outer.function = [&info.dwarf, &info.symbols]
+            .into_iter()
+            .flatten()
+            .find_map(|l: &Loader| l.find_symbol(probe))
+            .map(demangle);
+    }
+    out
+}
+
+/// Symbolizes addresses of any process of a trace (modules are shared by path and build-id).
+pub struct Symbolizer {
+    debug_dirs: Vec<PathBuf>,
+    /// (path, build-id) → index into `infos`.
+    modules: HashMap<(String, Vec<u8>), usize>,
+    infos: Vec<Option<DebugInfo>>,
+    frames: HashMap<(usize, u64), Rc<[SourceFrame]>>,
+    warnings: Vec<String>,
+}
+
+impl Symbolizer {
+    /// `debug_dirs`: roots of separate debug files, normally `/usr/lib/debug`.
+    pub fn new(debug_dirs: Vec<PathBuf>) -> Self {
+        Symbolizer {
+            debug_dirs,
+            modules: HashMap::new(),
+            infos: Vec::new(),
+            frames: HashMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Problems met so far (modules missing or changed), one line each, each once.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// The frames of one return address, innermost (inlined) first.
+    pub fn symbolize(&mut self, modules: &ModuleMap, address: u64) -> Vec<Frame> {
+        let Some(m) = modules.find(address) else {
+            return vec![bare(address, None)];
+        };
+        let module = Some(m.path.clone());
+        let index = self.module_index(&m.path, &m.build_id);
+        // A return address points after the call; the call itself is one byte earlier, as Memcheck looks it up.
+        let probe = address.wrapping_sub(1).wrapping_sub(m.bias);
+        let Some(info) = &self.infos[index] else {
+            return vec![bare(address, module)];
+        };
+        let source = self
+            .frames
+            .entry((index, probe))
+            .or_insert_with(|| lookup(info, probe).into())
+            .clone();
+        source
+            .iter()
+            .map(|s| Frame {
+                address,
+                function: s.function.clone(),
+                file: s.file.clone(),
+                line: s.line,
+                module: module.clone(),
+                inlined: s.inlined,
+            })
+            .collect()
+    }
+
+    /// A whole stack, innermost first, inlined frames expanded.
+    pub fn symbolize_stack(&mut self, modules: &ModuleMap, addresses: &[u64]) -> Vec<Frame> {
+        addresses
+            .iter()
+            .flat_map(|&a| self.symbolize(modules, a))
+            .collect()
+    }
+
+    fn module_index(&mut self, path: &str, build_id: &[u8]) -> usize {
+        let key = (path.to_string(), build_id.to_vec());
+        if let Some(&i) = self.modules.get(&key) {
+            return i;
+        }
+        // Pseudo-modules such as the vDSO (`linux-vdso.so.1`) are not files.
+        let info = path.starts_with('/').then(|| {
+            let (info, warning) = debuginfo::open(path, build_id, &self.debug_dirs);
+            self.warnings.extend(warning);
+            info
+        });
+        self.infos.push(info);
+        self.modules.insert(key, self.infos.len() - 1);
+        self.infos.len() - 1
+    }
+}
+
+fn bare(address: u64, module: Option<String>) -> Frame {
+    Frame {
+        address,
+        function: None,
+        file: None,
+        line: None,
+        module,
+        inlined: false,
+    }
+}
