@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use leakscope_trace::{
     Estimates, ExitStatus, LeakKind, Leaks, Level, LossRecord, Message, ProcessEnd, Record,
-    ScanStats, SiteSample, Snapshot, Trigger,
+    ScanStats, Snapshot, Trigger,
 };
 
 static REPORTED: AtomicBool = AtomicBool::new(false);
@@ -79,21 +79,15 @@ fn run_freeres() {
 fn live_site_ids() -> impl Iterator<Item = u32> {
     stacks::all()
         .into_iter()
-        .filter(|s| s.live_blocks.load(Ordering::Relaxed) > 0)
+        .filter(|s| s.has_live())
         .map(|s| s.id)
 }
 
 fn emit_final_snapshot() {
     let sites = stacks::all()
         .into_iter()
-        .filter(|s| s.live_blocks.load(Ordering::Relaxed) > 0)
-        .map(|s| SiteSample {
-            stack: s.id,
-            live_bytes: s.live_bytes.load(Ordering::Relaxed).max(0) as u64,
-            live_blocks: s.live_blocks.load(Ordering::Relaxed).max(0) as u64,
-            allocs: s.allocs.load(Ordering::Relaxed),
-            alloc_bytes: s.alloc_bytes.load(Ordering::Relaxed),
-        })
+        .map(|s| s.sample())
+        .filter(|s| s.live_blocks > 0)
         .collect();
     writer::emit(&Record::Snapshot(Snapshot {
         time_ns: crate::uptime_ns(),
@@ -105,11 +99,8 @@ fn emit_final_snapshot() {
 /// Writes the last chunk of this image.
 pub fn emit_end(status: ExitStatus) {
     let sites = stacks::all();
-    let allocs: u64 = sites.iter().map(|s| s.allocs.load(Ordering::Relaxed)).sum();
-    let live: i64 = sites
-        .iter()
-        .map(|s| s.live_blocks.load(Ordering::Relaxed))
-        .sum();
+    let allocs: u64 = sites.iter().map(|s| s.sample().allocs).sum();
+    let live: u64 = sites.iter().map(|s| s.sample().live_blocks).sum();
     if allocs == 0 && status != ExitStatus::Exec {
         warn("no allocation was intercepted: the program may be statically linked or use its own allocator");
     }
@@ -117,7 +108,7 @@ pub fn emit_end(status: ExitStatus) {
         status,
         time_ns: crate::uptime_ns(),
         alloc_calls: allocs,
-        free_calls: allocs.saturating_sub(live.max(0) as u64),
+        free_calls: allocs.saturating_sub(live),
         agent_bytes: mem::MAPPED_BYTES.load(Ordering::Relaxed) as u64,
     }));
 }

@@ -8,17 +8,20 @@
 use crate::sync::SpinLock;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use leakscope_trace::SiteSample;
 
 /// One allocation site: its stack and live totals.
 pub struct Site {
     pub id: u32,
     hash: u64,
     pub frames: Box<[usize]>,
-    pub live_bytes: AtomicI64,
-    pub live_blocks: AtomicI64,
-    pub allocs: AtomicU64,
-    pub alloc_bytes: AtomicU64,
+    // Cumulative counters, two per event: a locked add costs more than the rest of the bookkeeping, so live
+    // amounts are differences (allocated minus freed) instead of counters of their own.
+    allocs: AtomicU64,
+    alloc_bytes: AtomicU64,
+    frees: AtomicU64,
+    freed_bytes: AtomicU64,
     /// Whether the definition has been written to the trace.
     pub written: AtomicBool,
     /// Values in the last snapshot written (to write only sites that changed).
@@ -29,16 +32,39 @@ pub struct Site {
 impl Site {
     /// Counts a block in: its (bytes, blocks) weight, (size, 1) unless sampling.
     pub fn on_alloc(&self, (bytes, blocks): (u64, u64)) {
-        self.live_bytes.fetch_add(bytes as i64, Ordering::Relaxed);
-        self.live_blocks.fetch_add(blocks as i64, Ordering::Relaxed);
         self.allocs.fetch_add(blocks, Ordering::Relaxed);
         self.alloc_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// Counts a block out, with the weight it came in with.
     pub fn on_free(&self, (bytes, blocks): (u64, u64)) {
-        self.live_bytes.fetch_sub(bytes as i64, Ordering::Relaxed);
-        self.live_blocks.fetch_sub(blocks as i64, Ordering::Relaxed);
+        self.frees.fetch_add(blocks, Ordering::Relaxed);
+        self.freed_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Live and cumulative amounts now. Frees are read first: a block freed between the two reads is then
+    /// still counted live, never negative.
+    pub fn sample(&self) -> SiteSample {
+        let (frees, freed) = (
+            self.frees.load(Ordering::Relaxed),
+            self.freed_bytes.load(Ordering::Relaxed),
+        );
+        let (allocs, alloc_bytes) = (
+            self.allocs.load(Ordering::Relaxed),
+            self.alloc_bytes.load(Ordering::Relaxed),
+        );
+        SiteSample {
+            stack: self.id,
+            live_bytes: alloc_bytes.saturating_sub(freed),
+            live_blocks: allocs.saturating_sub(frees),
+            allocs,
+            alloc_bytes,
+        }
+    }
+
+    /// Whether any block of this site is live.
+    pub fn has_live(&self) -> bool {
+        self.sample().live_blocks > 0
     }
 }
 
@@ -129,10 +155,10 @@ fn intern_slow(hash: u64, frames: &[usize]) -> Option<&'static Site> {
         id,
         hash,
         frames: frames.into(),
-        live_bytes: AtomicI64::new(0),
-        live_blocks: AtomicI64::new(0),
         allocs: AtomicU64::new(0),
         alloc_bytes: AtomicU64::new(0),
+        frees: AtomicU64::new(0),
+        freed_bytes: AtomicU64::new(0),
         written: AtomicBool::new(false),
         snap_allocs: AtomicU64::new(0),
         snap_live: AtomicU64::new(0),

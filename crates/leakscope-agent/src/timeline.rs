@@ -111,13 +111,7 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
 pub fn write_snapshot() {
     let mut changed: Vec<SiteSample> = Vec::new();
     for s in stacks::all() {
-        let sample = SiteSample {
-            stack: s.id,
-            live_bytes: s.live_bytes.load(Ordering::Relaxed).max(0) as u64,
-            live_blocks: s.live_blocks.load(Ordering::Relaxed).max(0) as u64,
-            allocs: s.allocs.load(Ordering::Relaxed),
-            alloc_bytes: s.alloc_bytes.load(Ordering::Relaxed),
-        };
+        let sample = s.sample();
         if s.snap_allocs.swap(sample.allocs, Ordering::Relaxed) != sample.allocs
             || s.snap_live.swap(sample.live_bytes, Ordering::Relaxed) != sample.live_bytes
         {
