@@ -150,6 +150,9 @@ unsafe fn module_from_phdrs(info: &libc::dl_phdr_info, is_first: bool) -> Option
     };
     let path = if name.is_empty() && is_first {
         exe_path()
+    } else if !name.is_empty() && !name.starts_with('/') {
+        // dlopen("./lib.so") names the library as given, relative to a cwd the analyzer does not know.
+        absolute_path_of(start).unwrap_or_else(|| String::from(name))
     } else {
         String::from(name)
     };
@@ -162,6 +165,14 @@ unsafe fn module_from_phdrs(info: &libc::dl_phdr_info, is_first: bool) -> Option
         build_id,
         unwind,
     })
+}
+
+/// The file mapped at `addr`, from /proc/self/maps.
+fn absolute_path_of(addr: usize) -> Option<String> {
+    crate::maps::read()
+        .into_iter()
+        .find(|m| m.start <= addr && addr < m.end && m.is_file())
+        .map(|m| m.path)
 }
 
 /// Reads NT_GNU_BUILD_ID out of a mapped PT_NOTE segment.
