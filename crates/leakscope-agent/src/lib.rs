@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+mod ages;
 mod config;
 mod cxx;
 mod exit;

@@ -237,6 +237,18 @@ pub fn collect(out: &mut alloc::vec::Vec<Block>) {
     }
 }
 
+/// Calls `f` on every live block, one shard at a time under its lock (nothing is copied; `f` must not
+/// allocate through the program's heap or touch the live table).
+pub fn for_each(mut f: impl FnMut(&Block)) {
+    for s in &SHARDS_ {
+        let mut g = s.lock();
+        g.slots()
+            .iter()
+            .filter(|e| e.key != 0)
+            .for_each(|e| f(&e.unpack()));
+    }
+}
+
 /// Fork support: take every shard lock before `fork()`, release in both processes after.
 pub fn lock_all() {
     SHARDS_.iter().for_each(|s| s.raw_lock());

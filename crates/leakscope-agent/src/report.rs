@@ -50,6 +50,7 @@ pub fn final_report(at: ExitPoint) {
         writer::emit(&Record::Estimates(e));
     }
     emit_final_snapshot();
+    crate::ages::emit(leakscope_trace::AgesTrigger::Exit);
     for tid in &w.missed {
         warn(&format!("thread {tid} could not be stopped for the leak scan (signals blocked?); its registers were not scanned"));
     }
@@ -93,6 +94,7 @@ fn emit_final_snapshot() {
         time_ns: crate::uptime_ns(),
         rss: crate::rss_bytes(),
         sites,
+        tick: Some(state::TICK.load(Ordering::Relaxed).into()),
     }));
 }
 
@@ -130,6 +132,7 @@ pub fn live_check() {
         writer::emit(&Record::Estimates(e));
     }
     crate::timeline::write_snapshot();
+    crate::ages::emit(leakscope_trace::AgesTrigger::Check);
 }
 
 /// Classifies every live block. `floor_sp`: where the calling thread's live stack begins (None: the caller

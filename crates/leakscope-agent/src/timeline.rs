@@ -101,8 +101,11 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
         }
         if config::interval_ms() != 0 && world::monotonic_ns() >= next {
             next = world::monotonic_ns() + interval * 1_000_000;
-            TICK.fetch_add(1, Ordering::Relaxed);
+            let tick = TICK.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
             write_snapshot();
+            if u64::from(tick) % leakscope_trace::AGES_EVERY == 0 {
+                crate::ages::emit(leakscope_trace::AgesTrigger::Periodic);
+            }
         }
     }
 }
@@ -124,5 +127,6 @@ pub fn write_snapshot() {
         time_ns: crate::uptime_ns(),
         rss: crate::rss_bytes(),
         sites: changed,
+        tick: Some(TICK.load(Ordering::Relaxed).into()),
     }));
 }

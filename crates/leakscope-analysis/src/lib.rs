@@ -8,6 +8,7 @@
 pub mod analyze;
 pub mod debuginfo;
 pub mod frames;
+pub mod growth;
 pub mod model;
 pub mod modules;
 pub mod symbolize;

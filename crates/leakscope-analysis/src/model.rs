@@ -4,8 +4,8 @@
 
 use crate::modules::ModuleMap;
 use leakscope_trace::{
-    ExitStatus, Leaks, Message, Origin, ProcessEnd, ProcessStart, Record, RunInfo, SiteSample,
-    Snapshot, TraceFile, Trigger,
+    Ages, AgesTrigger, ExitStatus, Leaks, Message, Origin, ProcessEnd, ProcessStart, Record,
+    RunInfo, SiteSample, Snapshot, TraceFile, Trigger,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -23,6 +23,102 @@ pub struct ProcessTrace {
     pub heap: Option<HeapState>,
     pub end: Option<ProcessEnd>,
     pub messages: Vec<Message>,
+    /// Every snapshot, as series (for growth verdicts and curves).
+    pub timeline: Timeline,
+    /// On-demand checks of the live process (trigger `Check`), oldest first.
+    pub checks: Vec<Leaks>,
+    /// The newest ages of live blocks (the exit's, else the latest check's or periodic one).
+    pub ages: Option<Ages>,
+}
+
+/// One change of a site's live amounts: from snapshot `index` on (until the next point).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Point {
+    pub index: u32,
+    pub bytes: u64,
+    pub blocks: u64,
+}
+
+/// The snapshots of an image as series: times, RSS and total live heap per snapshot, and each site's live
+/// amounts as change points (snapshots omit unchanged sites, so a value holds until the next point).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Timeline {
+    /// ns since the image started, per snapshot.
+    pub times: Vec<u64>,
+    pub rss: Vec<u64>,
+    /// Sum of every site's live bytes, per snapshot.
+    pub heap_bytes: Vec<u64>,
+    /// (tick, time_ns) of the first snapshot that carried each tick, in order.
+    pub ticks: Vec<(u64, u64)>,
+    pub sites: HashMap<u32, Vec<Point>>,
+    /// Index of the snapshot written after the exit scan (the program's teardown, left out of fits).
+    pub exit_index: Option<usize>,
+    live: HashMap<u32, u64>,
+    total: u64,
+}
+
+impl Timeline {
+    fn push(&mut self, s: &Snapshot, at_exit: bool) {
+        let index = self.times.len() as u32;
+        if at_exit && self.exit_index.is_none() {
+            self.exit_index = Some(index as usize);
+        }
+        self.times.push(s.time_ns);
+        self.rss.push(s.rss);
+        for site in &s.sites {
+            let old = self.live.insert(site.stack, site.live_bytes).unwrap_or(0);
+            self.total = (self.total + site.live_bytes).saturating_sub(old);
+            let points = self.sites.entry(site.stack).or_default();
+            let point = Point {
+                index,
+                bytes: site.live_bytes,
+                blocks: site.live_blocks,
+            };
+            match points.last_mut() {
+                Some(last) if last.index == index => *last = point,
+                Some(last) if (last.bytes, last.blocks) == (point.bytes, point.blocks) => {}
+                _ => points.push(point),
+            }
+        }
+        self.heap_bytes.push(self.total);
+        if let Some(t) = s.tick {
+            if self.ticks.last().is_none_or(|&(last, _)| t > last) {
+                self.ticks.push((t, s.time_ns));
+            }
+        }
+    }
+
+    /// Snapshots that show the running program (all but the exit one).
+    pub fn running_len(&self) -> usize {
+        self.exit_index.unwrap_or(self.times.len())
+    }
+
+    /// Time of a tick: that of the first snapshot carrying it (tick 0 = the start), interpolated or
+    /// extrapolated from its neighbours when no snapshot carried it.
+    pub fn tick_time(&self, tick: u64) -> f64 {
+        let known: Vec<(f64, f64)> = std::iter::once((0.0, 0.0))
+            .chain(
+                self.ticks
+                    .iter()
+                    .filter(|&&(t, _)| t > 0)
+                    .map(|&(t, ns)| (t as f64, ns as f64)),
+            )
+            .collect();
+        let x = tick as f64;
+        let i = known.partition_point(|&(t, _)| t < x);
+        if let Some(&(t, ns)) = known.get(i) {
+            if t == x {
+                return ns;
+            }
+        }
+        let (a, b) = match (i, known.len()) {
+            (_, 1) => return known[0].1,
+            (0, _) => (known[0], known[1]),
+            (i, n) if i >= n => (known[n - 2], known[n - 1]),
+            (i, _) => (known[i - 1], known[i]),
+        };
+        a.1 + (x - a.0) * (b.1 - a.1) / (b.0 - a.0)
+    }
 }
 
 /// Live memory per allocation site at one moment.
@@ -45,6 +141,9 @@ impl ProcessTrace {
             heap: None,
             end: None,
             messages: Vec::new(),
+            timeline: Timeline::default(),
+            checks: Vec::new(),
+            ages: None,
         }
     }
 
@@ -61,15 +160,25 @@ impl ProcessTrace {
                     self.stacks.insert(st.id, st.frames.clone());
                 }
             }
-            Record::Snapshot(s) => self.fold_snapshot(s),
+            Record::Snapshot(s) => {
+                self.timeline.push(s, self.leaks.is_some());
+                self.fold_snapshot(s);
+            }
             Record::Leaks(l) if l.trigger == Trigger::Exit => self.leaks = Some(l.clone()),
+            Record::Leaks(l) => self.checks.push(l.clone()),
+            Record::Ages(a) => {
+                let keep = self
+                    .ages
+                    .as_ref()
+                    .is_none_or(|old| old.trigger != AgesTrigger::Exit);
+                if keep {
+                    self.ages = Some(a.clone());
+                }
+            }
             Record::ProcessEnd(e) => self.end = Some(*e),
             Record::Message(m) => self.messages.push(m.clone()),
-            // On-demand checks are not final; start and run records are handled by the caller.
-            Record::Leaks(_)
-            | Record::ProcessStart(_)
-            | Record::RunInfo(_)
-            | Record::Estimates(_) => {}
+            // Start and run records are handled by the caller.
+            Record::ProcessStart(_) | Record::RunInfo(_) | Record::Estimates(_) => {}
         }
     }
 

@@ -222,6 +222,7 @@ fn killed_process_reports_its_last_snapshot() {
             time_ns,
             rss: 4096,
             sites,
+            tick: None,
         })
     };
     let chunks = [

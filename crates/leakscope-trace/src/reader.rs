@@ -197,6 +197,23 @@ mod tests {
                     allocs: 3,
                     alloc_bytes: 300,
                 }],
+                tick: Some(3),
+            }),
+            Record::Snapshot(Snapshot {
+                time_ns: 6,
+                rss: 1 << 20,
+                sites: vec![],
+                tick: None,
+            }),
+            Record::Ages(Ages {
+                trigger: AgesTrigger::Check,
+                time_ns: 7,
+                tick: 40,
+                width: 2,
+                sites: vec![SiteAges {
+                    stack: 7,
+                    buckets: vec![(0, 10, 1), (3, 200, 4), (20, 5, 1)],
+                }],
             }),
             Record::Leaks(Leaks {
                 trigger: Trigger::Exit,
@@ -238,6 +255,10 @@ mod tests {
         ]
     }
 
+    fn recs_len() -> usize {
+        sample().len()
+    }
+
     fn encode_all(records: &[Record]) -> Vec<u8> {
         let mut file = file_header().to_vec();
         for r in records {
@@ -262,11 +283,11 @@ mod tests {
     fn truncation_keeps_complete_chunks() {
         let recs = sample();
         let full = encode_all(&recs);
-        let whole = encode_all(&recs[..4]).len();
+        let whole = encode_all(&recs[..6]).len();
         for cut in whole + 1..whole + 20 {
             let t = read_trace(&full[..cut]).unwrap();
             assert!(t.truncated, "cut at {cut}");
-            assert_eq!(t.chunks.len(), 4);
+            assert_eq!(t.chunks.len(), 6);
         }
     }
 
@@ -281,7 +302,7 @@ mod tests {
         let n = f.len();
         f[n - 2] ^= 0x40;
         let t = read_trace(&f).unwrap();
-        assert_eq!(t.chunks.len(), 8);
+        assert_eq!(t.chunks.len(), recs_len() - 1);
         assert!(t.warnings[0].contains("checksum"));
     }
 }

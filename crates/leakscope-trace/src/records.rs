@@ -21,6 +21,7 @@ pub enum ChunkKind {
     Message = 7,
     RunInfo = 8,
     Estimates = 9,
+    Ages = 10,
 }
 
 impl ChunkKind {
@@ -35,6 +36,7 @@ impl ChunkKind {
             7 => Self::Message,
             8 => Self::RunInfo,
             9 => Self::Estimates,
+            10 => Self::Ages,
             _ => return None,
         })
     }
@@ -115,6 +117,10 @@ pub struct Snapshot {
     /// Resident set size of the process, bytes.
     pub rss: u64,
     pub sites: Vec<SiteSample>,
+    /// The agent's snapshot tick when this snapshot was taken: blocks born with this tick were allocated
+    /// after it (up to the next periodic snapshot). Periodic snapshots advance it by one; the snapshots of
+    /// checks and of the exit keep the current one. Absent (None) in traces of older agents.
+    pub tick: Option<u64>,
 }
 
 /// Memcheck's four kinds of unfreed block.
@@ -252,6 +258,39 @@ pub struct Estimates {
     pub records: Vec<(LeakKind, u32, u64, u64)>,
 }
 
+/// Why an [`Ages`] record was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgesTrigger {
+    Exit = 0,
+    Check = 1,
+    /// Written every [`AGES_EVERY`] periodic snapshots, so a killed process still has recent ages.
+    Periodic = 2,
+}
+
+/// Periodic snapshots between two periodic [`Ages`] records.
+pub const AGES_EVERY: u64 = 64;
+
+/// Live blocks of one site by birth time: `(bucket, bytes, blocks)`, where bucket `b` holds the blocks born
+/// with ticks `b*width .. (b+1)*width` (only non-empty buckets are listed, in increasing order).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SiteAges {
+    pub stack: u32,
+    pub buckets: Vec<(u32, u64, u64)>,
+}
+
+/// How old the live blocks of each site are: a histogram of birth ticks per site (sites with live blocks
+/// only). A tick's time is that of the periodic snapshot that carries it; tick 0 is the start of the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ages {
+    pub trigger: AgesTrigger,
+    pub time_ns: u64,
+    /// The current tick (the newest a block can have).
+    pub tick: u64,
+    /// Ticks per bucket (a power of two, so that at most 32 buckets cover ticks 0..=tick).
+    pub width: u64,
+    pub sites: Vec<SiteAges>,
+}
+
 /// Any decoded chunk payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -264,6 +303,7 @@ pub enum Record {
     Message(Message),
     RunInfo(RunInfo),
     Estimates(Estimates),
+    Ages(Ages),
 }
 
 impl Record {
@@ -278,6 +318,7 @@ impl Record {
             Self::Message(_) => ChunkKind::Message,
             Self::RunInfo(_) => ChunkKind::RunInfo,
             Self::Estimates(_) => ChunkKind::Estimates,
+            Self::Ages(_) => ChunkKind::Ages,
         }
     }
 
@@ -289,6 +330,7 @@ impl Record {
             Self::Stacks(s) => encode_stacks(s, out),
             Self::Snapshot(s) => encode_snapshot(s, out),
             Self::Leaks(l) => encode_leaks(l, out),
+            Self::Ages(a) => encode_ages(a, out),
             Self::ProcessEnd(e) => encode_process_end(e, out),
             Self::Message(m) => {
                 put_u64(out, m.level as u64);
@@ -322,6 +364,7 @@ impl Record {
             ChunkKind::Stacks => Self::Stacks(decode_stacks(c)?),
             ChunkKind::Snapshot => Self::Snapshot(decode_snapshot(c)?),
             ChunkKind::Leaks => Self::Leaks(decode_leaks(c)?),
+            ChunkKind::Ages => Self::Ages(decode_ages(c)?),
             ChunkKind::ProcessEnd => Self::ProcessEnd(decode_process_end(c)?),
             ChunkKind::Message => Self::Message(Message {
                 level: match c.u64()? {
@@ -457,6 +500,9 @@ fn encode_snapshot(s: &Snapshot, out: &mut Vec<u8>) {
         put_u64(out, x.allocs);
         put_u64(out, x.alloc_bytes);
     }
+    if let Some(t) = s.tick {
+        put_u64(out, t);
+    }
 }
 
 fn decode_snapshot(c: &mut Cursor) -> Result<Snapshot, Malformed> {
@@ -473,9 +519,60 @@ fn decode_snapshot(c: &mut Cursor) -> Result<Snapshot, Malformed> {
             })
         })
         .collect::<Result<_, _>>()?;
+    let tick = if c.is_empty() { None } else { Some(c.u64()?) };
     Ok(Snapshot {
         time_ns,
         rss,
+        sites,
+        tick,
+    })
+}
+
+/// Bucket indices are delta-encoded within a site (increasing, so each difference is small).
+fn encode_ages(a: &Ages, out: &mut Vec<u8>) {
+    put_u64(out, a.trigger as u64);
+    put_u64(out, a.time_ns);
+    put_u64(out, a.tick);
+    put_u64(out, a.width);
+    put_u64(out, a.sites.len() as u64);
+    for s in &a.sites {
+        put_u64(out, s.stack.into());
+        put_u64(out, s.buckets.len() as u64);
+        let mut prev = 0u32;
+        for &(b, bytes, blocks) in &s.buckets {
+            put_u64(out, b.wrapping_sub(prev).into());
+            put_u64(out, bytes);
+            put_u64(out, blocks);
+            prev = b;
+        }
+    }
+}
+
+fn decode_ages(c: &mut Cursor) -> Result<Ages, Malformed> {
+    let trigger = match c.u64()? {
+        0 => AgesTrigger::Exit,
+        1 => AgesTrigger::Check,
+        _ => AgesTrigger::Periodic,
+    };
+    let (time_ns, tick, width) = (c.u64()?, c.u64()?, c.u64()?);
+    let sites = (0..c.count()?)
+        .map(|_| {
+            let stack = c.u32()?;
+            let mut prev = 0u32;
+            let buckets = (0..c.count()?)
+                .map(|_| {
+                    prev = prev.wrapping_add(c.u32()?);
+                    Ok((prev, c.u64()?, c.u64()?))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(SiteAges { stack, buckets })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Ages {
+        trigger,
+        time_ns,
+        tick,
+        width,
         sites,
     })
 }
