@@ -52,6 +52,7 @@ extern "C" fn aligned_new(
     let e = real::errno();
     crate::hooks::clear_fresh(p, 0, size);
     record_alloc(p, size);
+    crate::hooks::scrub_stack();
     real::set_errno(e);
     p
 }

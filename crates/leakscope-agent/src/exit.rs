@@ -297,6 +297,7 @@ pub fn late_init() {
     }
     let _busy = state::Busy::enter();
     crate::signals::install();
+    crate::signals::ensure_alt_stack();
     crate::world::install();
     crate::timeline::start();
     // SAFETY: static handlers.

@@ -32,6 +32,19 @@ pub fn clear_fresh(p: *mut c_void, from: usize, size: usize) {
     }
 }
 
+/// Zeroes the stack just below the caller's frame, where glibc's malloc and the agent's bookkeeping left
+/// copies of the block's address. A later, deeper call chain with uninitialised locals (deep recursion, a
+/// stack overflow) would otherwise keep those copies inside the live stack, and the scan would take a lost
+/// block for reachable.
+#[inline(never)]
+pub fn scrub_stack() {
+    let mut area = core::mem::MaybeUninit::<[u8; SCRUB_BYTES]>::uninit();
+    // SAFETY: writes our own local array; black_box keeps the stores.
+    unsafe { core::ptr::write_bytes(area.as_mut_ptr(), 0, 1) };
+    core::hint::black_box(&mut area);
+}
+const SCRUB_BYTES: usize = 4096;
+
 /// Runs the bookkeeping `f` for a call that already happened, preserving errno.
 #[inline]
 fn book(f: impl FnOnce()) {
@@ -51,6 +64,7 @@ pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
     let p = real::malloc(size);
     clear_fresh(p, 0, size);
     book(|| record_alloc(p, size));
+    scrub_stack();
     p
 }
 
@@ -64,6 +78,7 @@ pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
     };
     let p = real::calloc(n, size);
     book(|| record_alloc(p, n.wrapping_mul(size)));
+    scrub_stack();
     p
 }
 
@@ -107,6 +122,7 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
         let q = real::realloc(p, size);
         clear_fresh(q, 0, size);
         book(|| record_alloc(q, size));
+        scrub_stack();
         return q;
     }
     // Forget the old block first: once glibc frees it another thread may get the same address.
@@ -128,6 +144,7 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
             record_alloc(q, size);
         }
     });
+    scrub_stack();
     q
 }
 
@@ -154,6 +171,7 @@ unsafe fn aligned(size: usize, alloc: impl FnOnce() -> *mut c_void) -> *mut c_vo
     let p = alloc();
     clear_fresh(p, 0, size);
     book(|| record_alloc(p, size));
+    scrub_stack();
     p
 }
 

@@ -89,6 +89,10 @@ fn install_real(sig: c_int, program: &libc::sigaction) {
         // Same flags as the program's (SA_RESTART, SA_ONSTACK, ...), but our handler emulates SA_RESETHAND
         // itself and always wants siginfo.
         sa.sa_flags = (program.sa_flags & !libc::SA_RESETHAND) | libc::SA_SIGINFO;
+        if program.sa_sigaction == libc::SIG_DFL {
+            // Only our own dying report runs: on the alternate stack, so that a stack overflow is reported.
+            sa.sa_flags |= libc::SA_ONSTACK;
+        }
         real_sigaction(sig, &sa, core::ptr::null_mut());
     }
 }
@@ -187,19 +191,82 @@ extern "C" fn on_signal(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_voi
     }
 }
 
+/// Size of the alternate signal stack given to the main thread (when the program set none): enough for
+/// the handler to start after a stack overflow, before it moves to [`REPORT_STACK`] bytes of its own.
+const ALT_STACK: usize = 64 << 10;
+/// Stack the dying report runs on: the signal may have landed on a nearly full stack or a small
+/// alternate stack (Rust's is a few KiB).
+const REPORT_STACK: usize = 1 << 20;
+
+/// Gives the calling thread an alternate signal stack if it has none, so that a SIGSEGV from a stack
+/// overflow still reaches the agent and is reported (as Memcheck does). A program's own is left alone.
+pub fn ensure_alt_stack() {
+    // SAFETY: sigaltstack queries and sets with valid structs; the stack is agent memory, never freed.
+    unsafe {
+        let mut old: libc::stack_t = core::mem::zeroed();
+        if libc::sigaltstack(core::ptr::null(), &mut old) != 0
+            || old.ss_flags & libc::SS_DISABLE == 0
+        {
+            return;
+        }
+        let base = crate::mem::map(ALT_STACK);
+        if base.is_null() {
+            return;
+        }
+        let st = libc::stack_t {
+            ss_sp: base.cast(),
+            ss_flags: 0,
+            ss_size: ALT_STACK,
+        };
+        libc::sigaltstack(&st, core::ptr::null_mut());
+    }
+}
+
+/// Calls `f(arg)` with the stack pointer moved to `top` (16-byte aligned), and back.
+///
+/// # Safety
+/// `top` must be the high end of at least a few hundred KiB of writable memory nobody else uses.
+unsafe fn call_on_stack(top: usize, f: extern "C" fn(*mut c_void), arg: *mut c_void) {
+    core::arch::asm!(
+        "mov r12, rsp",
+        "mov rsp, {top}",
+        "call {f}",
+        "mov rsp, r12",
+        top = in(reg) top & !15,
+        f = in(reg) f,
+        in("rdi") arg,
+        out("r12") _,
+        clobber_abi("C"),
+    );
+}
+
 /// The signal's default action is about to kill the process: report, then let it.
 fn die(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_void) {
     // SAFETY: the kernel passes valid siginfo and ucontext to SA_SIGINFO handlers.
     let (uc, code) = unsafe { (&*(uctx as *const libc::ucontext_t), (*info).si_code) };
     let g = &uc.uc_mcontext.gregs;
-    let regs: [usize; 16] = core::array::from_fn(|i| g[i] as usize);
     let sp = (g[libc::REG_RSP as usize] as usize).saturating_sub(crate::report::RED_ZONE);
-    final_report(ExitPoint {
+    // The dying thread's stack is a root but its registers are not: Memcheck does not scan the registers
+    // of a thread killed by a signal (checked on SIGILL, SIGSEGV, SIGABRT, SIGTERM with a block held only in
+    // rax, rbx or r11: "definitely lost").
+    let mut point = ExitPoint {
         status: ExitStatus::Signal(sig),
         floor_sp: sp,
-        regs: Some(&regs),
+        regs: None,
         freeres: false,
-    });
+    };
+    extern "C" fn run(point: *mut c_void) {
+        // SAFETY: `point` is the ExitPoint below, alive for the whole call.
+        final_report(unsafe { core::ptr::read(point as *const ExitPoint) });
+    }
+    let stack = crate::mem::map(REPORT_STACK);
+    let point_ptr = (&mut point as *mut ExitPoint).cast();
+    if stack.is_null() {
+        run(point_ptr);
+    } else {
+        // SAFETY: a fresh mapping of REPORT_STACK bytes that only this call uses.
+        unsafe { call_on_stack(stack as usize + REPORT_STACK, run, point_ptr) };
+    }
     VIRTUAL.hooked[sig as usize].store(false, Ordering::Release);
     // SAFETY: restore the default action and let the signal kill us as it would have.
     unsafe {

@@ -9,7 +9,8 @@
 //! `// expect-leak: KIND B/N FILE:LINE`, `// expect-child-summary:` / `// expect-child-leak:` (a forked child),
 //! `// args: …` (`{dir}` = the build directory), `// needs-lib: support/X.c` (built as `{dir}/libX.so`),
 //! `// needs-bin: support/X.c` (built as `{dir}/X`), `// memcheck: same | differs: WHY | skip: WHY`.
-//! A key written `expect-summary[O2]` replaces the plain one for that build.
+//! A key written `expect-summary[O2]` replaces the plain one for that build (`expect-leak[O2]: none`: no
+//! sites in that build).
 //!
 //! Environment: `LEAKSCOPE_CORPUS=substring` runs only matching programs; `LEAKSCOPE_SKIP_MEMCHECK=1` skips
 //! the Memcheck cross-check (it also skips itself when `valgrind` is not installed).
@@ -192,7 +193,7 @@ fn parse_summary(line: &str) -> Result<BTreeMap<String, Amount>, String> {
 
 fn parse_sites(lines: &[&str]) -> Result<Sites, String> {
     let mut out = Sites::new();
-    for line in lines {
+    for line in lines.iter().filter(|l| **l != "none") {
         let parts: Vec<&str> = line.split_whitespace().collect();
         let [kind, amount, site] = parts[..] else {
             return Err(format!("bad expect-leak line: {line}"));
