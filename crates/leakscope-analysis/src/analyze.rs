@@ -4,8 +4,9 @@
 use crate::frames;
 use crate::model::{ProcessTrace, Processes};
 use crate::modules::ModuleMap;
+use crate::sites::{SiteReport, TimelineReport};
 use crate::symbolize::{Frame, Symbolizer};
-use leakscope_trace::{ExitStatus, LeakKind, Message, ProcessEnd, ScanStats, TraceFile};
+use leakscope_trace::{ExitStatus, LeakKind, Leaks, Message, ProcessEnd, ScanStats, TraceFile};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -18,6 +19,9 @@ pub struct Options {
     pub observed: HashMap<u32, ExitStatus>,
     /// Roots of separate debug files.
     pub debug_dirs: Vec<PathBuf>,
+    /// Report the latest live check of this pid (and its deltas against the check before it) instead of
+    /// the program's exit: the process is still running.
+    pub check_pid: Option<u32>,
 }
 
 impl Default for Options {
@@ -26,6 +30,7 @@ impl Default for Options {
             root_pid: None,
             observed: HashMap::new(),
             debug_dirs: vec![PathBuf::from("/usr/lib/debug")],
+            check_pid: None,
         }
     }
 }
@@ -128,6 +133,38 @@ pub struct ProcessReport {
     pub warnings: Vec<String>,
     /// What the agent itself said.
     pub messages: Vec<Message>,
+    /// Heap and RSS over time (None: no snapshot of the running program).
+    pub timeline: Option<TimelineReport>,
+    /// Every allocation site with live memory at the end (or at the last snapshot of the running program),
+    /// growing sites first.
+    pub sites: Vec<SiteReport>,
+    /// Set when the report is that of a live check ([`Options::check_pid`]).
+    pub check: Option<CheckReport>,
+}
+
+/// A live check of a running process, and what changed since the check before it.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// 1 for the first check of this process image.
+    pub number: usize,
+    /// When the check ran, ns since the process started.
+    pub time_ns: u64,
+    /// How long the program's threads were stopped.
+    pub pause_ns: u64,
+    /// The check before it: (number, time_ns, summary).
+    pub previous: Option<(usize, u64, Summary)>,
+    /// Loss records that the previous check did not have (all of them for a first check).
+    pub new: Vec<Delta>,
+    /// Loss records that hold more bytes or blocks than at the previous check.
+    pub increased: Vec<Delta>,
+}
+
+/// A loss record and how much it grew since the previous check.
+#[derive(Debug, Clone)]
+pub struct Delta {
+    pub record: LossRecord,
+    pub bytes: u64,
+    pub blocks: u64,
 }
 
 impl ProcessReport {
@@ -189,14 +226,17 @@ impl Analysis {
 pub fn analyze(trace: &TraceFile, opts: &Options) -> Analysis {
     let procs = Processes::from_trace(trace);
     let mut sym = Symbolizer::new(opts.debug_dirs.clone());
-    let root = procs.root_index(opts.root_pid);
+    let root = match opts.check_pid {
+        Some(pid) => procs.list.iter().rposition(|p| p.pid == pid),
+        None => procs.root_index(opts.root_pid),
+    };
     let mut out = Analysis {
         warnings: trace.warnings.clone(),
         ..Analysis::default()
     };
     out.warnings.extend(procs.warnings.iter().cloned());
     for (i, p) in procs.list.iter().enumerate() {
-        if p.exec_away() && Some(i) != root {
+        if (p.exec_away() || opts.check_pid.is_some()) && Some(i) != root {
             continue;
         }
         let report = process_report(&procs, i, opts, &mut sym);
@@ -243,6 +283,9 @@ fn process_report(
         end: p.end,
         warnings: Vec::new(),
         messages: p.messages.clone(),
+        timeline: None,
+        sites: Vec::new(),
+        check: None,
     };
     let mut stacks = StackSource {
         procs,
@@ -251,12 +294,21 @@ fn process_report(
         sym,
         missing: 0,
     };
-    match &p.leaks {
+    let checking = opts.check_pid == Some(p.pid);
+    let scan: Option<&Leaks> = if checking {
+        p.checks.last()
+    } else {
+        p.leaks.as_ref()
+    };
+    match scan {
         Some(leaks) => {
             report.records = loss_records(&leaks.records, &mut stacks);
             report.summary = Some(summarize(&leaks.records));
             report.scan = Some(leaks.stats);
         }
+        None if checking => report
+            .warnings
+            .push(format!("process {} has run no live check yet", p.pid)),
         None => {
             report.heap = heap_report(p, &mut stacks);
             report
@@ -264,6 +316,16 @@ fn process_report(
                 .push(no_scan_warning(p, status, report.heap.as_ref()));
         }
     }
+    if checking {
+        report.check = check_report(p, &report.records, &mut stacks);
+    }
+    let mut kinds: HashMap<u32, [u64; 4]> = HashMap::new();
+    for r in scan.iter().flat_map(|l| &l.records) {
+        kinds.entry(r.stack).or_default()[r.kind as usize] += r.bytes;
+    }
+    let (timeline, sites) = crate::sites::build(p, &kinds, &mut |id| stacks.get(id));
+    report.timeline = timeline;
+    report.sites = sites;
     if stacks.missing > 0 {
         report.warnings.push(format!(
             "{} allocation stacks are missing from the trace (cut short?): their records have no frames",
@@ -294,6 +356,48 @@ impl StackSource<'_> {
         let site = frames::site(&stack);
         (stack, site)
     }
+}
+
+/// The latest check of a process and its deltas against the one before (`records`: the latest's, merged).
+fn check_report(
+    p: &ProcessTrace,
+    records: &[LossRecord],
+    stacks: &mut StackSource,
+) -> Option<CheckReport> {
+    let last = p.checks.last()?;
+    let previous = p.checks.len().checked_sub(2).map(|i| &p.checks[i]);
+    let before: HashMap<(LeakKind, Vec<crate::sites::FrameKey>), (u64, u64)> = previous
+        .map(|prev| loss_records(&prev.records, stacks))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| ((r.kind, crate::sites::key(&r.stack)), (r.bytes, r.blocks)))
+        .collect();
+    let mut out = CheckReport {
+        number: p.checks.len(),
+        time_ns: last.time_ns,
+        pause_ns: last.stats.pause_ns,
+        previous: previous.map(|prev| (p.checks.len() - 1, prev.time_ns, summarize(&prev.records))),
+        new: Vec::new(),
+        increased: Vec::new(),
+    };
+    for r in records.iter().filter(|r| r.blocks > 0) {
+        match before.get(&(r.kind, crate::sites::key(&r.stack))) {
+            None | Some(&(_, 0)) => out.new.push(Delta {
+                record: r.clone(),
+                bytes: r.bytes,
+                blocks: r.blocks,
+            }),
+            Some(&(bytes, blocks)) if r.bytes > bytes || r.blocks > blocks => {
+                out.increased.push(Delta {
+                    record: r.clone(),
+                    bytes: r.bytes.saturating_sub(bytes),
+                    blocks: r.blocks.saturating_sub(blocks),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    Some(out)
 }
 
 fn summarize(records: &[leakscope_trace::LossRecord]) -> Summary {

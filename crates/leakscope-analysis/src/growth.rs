@@ -129,7 +129,7 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
         && steps_up >= 3
         && (eff >= CLEAN || (eff >= MIN_EFFICIENCY && slope_all * span >= 0.05 * level_end));
     // The tail: is the rise still going on?
-    let tail_len = if n < 9 { n / 2 + 1 } else { (n / 3).max(8) };
+    let tail_len = tail_len(n);
     let (tt, ty) = (&t[n - tail_len..], &y[n - tail_len..]);
     let tail_span = tt[tail_len - 1] - tt[0];
     let ends = (tail_len / 3).max(1);
@@ -187,6 +187,15 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
     }
 }
 
+/// Points in the tail of a series of `n` points: its last third, at least 8 (about half of a short one).
+pub fn tail_len(n: usize) -> usize {
+    if n < 9 {
+        n / 2 + 1
+    } else {
+        (n / 3).max(8)
+    }
+}
+
 /// Robust standard deviation of the noise from one point to the next (1.4826 × MAD of the first differences,
 /// over √2): 0 for a staircase, the noise's own deviation for independent noise around a level or a trend.
 fn diff_noise(y: &[f64]) -> f64 {
@@ -216,7 +225,7 @@ pub const MIN_EFFICIENCY: f64 = 0.6;
 /// also be at least 5% of the live bytes (a wandering working set moves by less).
 pub const CLEAN: f64 = 0.9;
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
@@ -326,6 +335,11 @@ impl Bins {
 
     pub fn count(&self) -> usize {
         self.count
+    }
+
+    /// First snapshot index of bin `b`.
+    pub fn start(&self, b: usize) -> usize {
+        (b * self.len).div_ceil(self.count)
     }
 
     fn of(&self, index: usize) -> usize {

@@ -11,11 +11,14 @@ pub mod frames;
 pub mod growth;
 pub mod model;
 pub mod modules;
+pub mod sites;
 pub mod symbolize;
 
 pub use analyze::{
-    analyze, signal_name, Analysis, HeapReport, LiveSite, LossRecord, Options, ProcessReport,
-    Summary, Totals,
+    analyze, signal_name, Analysis, CheckReport, Delta, HeapReport, LiveSite, LossRecord, Options,
+    ProcessReport, Summary, Totals,
 };
+pub use growth::{Growth, Verdict};
 pub use leakscope_trace::{ExitStatus, LeakKind, Level, Message, ScanStats};
+pub use sites::{AgeReport, Births, SiteReport, TimelineReport};
 pub use symbolize::{demangle, Frame, Symbolizer};

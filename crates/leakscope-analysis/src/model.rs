@@ -37,6 +37,8 @@ pub struct Point {
     pub index: u32,
     pub bytes: u64,
     pub blocks: u64,
+    /// Cumulative allocations of the site.
+    pub allocs: u64,
 }
 
 /// The snapshots of an image as series: times, RSS and total live heap per snapshot, and each site's live
@@ -73,10 +75,13 @@ impl Timeline {
                 index,
                 bytes: site.live_bytes,
                 blocks: site.live_blocks,
+                allocs: site.allocs,
             };
             match points.last_mut() {
                 Some(last) if last.index == index => *last = point,
-                Some(last) if (last.bytes, last.blocks) == (point.bytes, point.blocks) => {}
+                Some(last)
+                    if (last.bytes, last.blocks, last.allocs)
+                        == (point.bytes, point.blocks, point.allocs) => {}
                 _ => points.push(point),
             }
         }
@@ -160,8 +165,24 @@ impl ProcessTrace {
                     self.stacks.insert(st.id, st.frames.clone());
                 }
             }
+            Record::Snapshot(s) if self.leaks.is_some() => {
+                // Written after the exit scan, it lists every site with live blocks: the others are empty.
+                let mut full = s.clone();
+                let listed: BTreeSet<u32> = s.sites.iter().map(|x| x.stack).collect();
+                for old in self.heap.iter().flat_map(|h| h.sites.values()) {
+                    if old.live_blocks > 0 && !listed.contains(&old.stack) {
+                        full.sites.push(SiteSample {
+                            live_bytes: 0,
+                            live_blocks: 0,
+                            ..*old
+                        });
+                    }
+                }
+                self.timeline.push(&full, true);
+                self.fold_snapshot(&full);
+            }
             Record::Snapshot(s) => {
-                self.timeline.push(s, self.leaks.is_some());
+                self.timeline.push(s, false);
                 self.fold_snapshot(s);
             }
             Record::Leaks(l) if l.trigger == Trigger::Exit => self.leaks = Some(l.clone()),

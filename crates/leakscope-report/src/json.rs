@@ -1,11 +1,14 @@
 //! The JSON report. Its contract: `tool`, `exit_code`, `summary` (four kinds, `bytes`/`blocks`), `leaks`
 //! (every kind, reachable included, most bytes first; each with `kind`, `bytes`, `blocks`, `indirect_bytes`
 //! and `stack`, innermost first, of `function`/`file`/`line`/`module`, unknowns `null`) and `children` (the
-//! same per forked process, with `pid`). Fields may be added, never renamed.
+//! same per forked process, with `pid`), `sites` (every allocation site with live memory at the end, growing
+//! first, same stack shape, with `growth`: `verdict`, `bytes_per_sec`, `confidence`), `timeline`; reports
+//! of `leakscope check` add `check`, `pause_ms`, `new` and `increased`. Fields may be added, never renamed.
 
 use crate::Context;
 use leakscope_analysis::{
-    Analysis, Frame, HeapReport, LeakKind, Level, LossRecord, ProcessReport, Summary,
+    Analysis, CheckReport, Delta, Frame, HeapReport, LeakKind, Level, LossRecord, ProcessReport,
+    SiteReport, Summary, TimelineReport,
 };
 
 use serde::Serialize;
@@ -49,6 +52,106 @@ struct Process<'a> {
     heap_usage: Option<Usage>,
     process_warnings: &'a [String],
     messages: Vec<Message<'a>>,
+    /// Every allocation site with live memory at the end, growing sites first.
+    sites: Vec<Site<'a>>,
+    /// Heap and RSS over time; null without snapshots.
+    timeline: Option<Timeline>,
+    /// `leakscope check` only: which check this is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check: Option<Check>,
+    /// `leakscope check` only: how long the program was stopped for the scan, milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pause_ms: Option<f64>,
+    /// `leakscope check` only: loss records the previous check did not have (all, for a first check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new: Option<Vec<Grown<'a>>>,
+    /// `leakscope check` only: loss records that grew since the previous check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    increased: Option<Vec<Grown<'a>>>,
+}
+
+#[derive(Serialize)]
+struct Site<'a> {
+    live_bytes: u64,
+    live_blocks: u64,
+    allocs: u64,
+    alloc_bytes: u64,
+    peak_bytes: u64,
+    growth: GrowthJson,
+    /// Bytes of this site's blocks per kind in the leak scan; null when no scan ran.
+    kinds: Option<KindBytes>,
+    age: Option<Age>,
+    /// Live bytes at each point of `timeline.times_s`.
+    curve: Vec<u64>,
+    site: Option<JsonFrame<'a>>,
+    stack: Vec<JsonFrame<'a>>,
+}
+
+#[derive(Serialize)]
+struct GrowthJson {
+    verdict: &'static str,
+    bytes_per_sec: f64,
+    confidence: f64,
+    projected_24h_bytes: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct KindBytes {
+    definite: u64,
+    indirect: u64,
+    possible: u64,
+    reachable: u64,
+}
+
+#[derive(Serialize)]
+struct Age {
+    at_s: f64,
+    oldest_s: f64,
+    median_s: f64,
+    newest_s: f64,
+    births: Vec<BirthJson>,
+}
+
+#[derive(Serialize)]
+struct BirthJson {
+    from_s: f64,
+    to_s: f64,
+    bytes: u64,
+    blocks: u64,
+}
+
+#[derive(Serialize)]
+struct Timeline {
+    snapshots: usize,
+    duration_s: f64,
+    interval_s: f64,
+    peak_heap_bytes: u64,
+    peak_rss_bytes: u64,
+    times_s: Vec<f64>,
+    heap_bytes: Vec<u64>,
+    rss_bytes: Vec<u64>,
+}
+
+#[derive(Serialize)]
+struct Check {
+    number: usize,
+    time_s: f64,
+    previous: Option<PreviousCheck>,
+}
+
+#[derive(Serialize)]
+struct PreviousCheck {
+    number: usize,
+    time_s: f64,
+    summary: Kinds,
+}
+
+#[derive(Serialize)]
+struct Grown<'a> {
+    #[serde(flatten)]
+    leak: Leak<'a>,
+    bytes_delta: u64,
+    blocks_delta: u64,
 }
 
 #[derive(Serialize, Default)]
@@ -164,6 +267,90 @@ fn leak(r: &LossRecord) -> Leak<'_> {
     }
 }
 
+/// Rounded to `digits` decimals (keeps the JSON readable).
+fn round(v: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (v * scale).round() / scale
+}
+
+fn site(s: &SiteReport) -> Site<'_> {
+    let g = &s.growth;
+    Site {
+        live_bytes: s.live_bytes,
+        live_blocks: s.live_blocks,
+        allocs: s.allocs,
+        alloc_bytes: s.alloc_bytes,
+        peak_bytes: s.peak_bytes,
+        growth: GrowthJson {
+            verdict: g.verdict.name(),
+            bytes_per_sec: round(g.bytes_per_sec, 1),
+            confidence: round(g.confidence, 3),
+            projected_24h_bytes: g.projected_24h.map(|p| p.max(0.0) as u64),
+        },
+        kinds: s.kinds.map(|k| KindBytes {
+            definite: k[0],
+            indirect: k[1],
+            possible: k[2],
+            reachable: k[3],
+        }),
+        age: s.ages.as_ref().map(|a| Age {
+            at_s: round(a.at_s, 3),
+            oldest_s: round(a.oldest_s, 3),
+            median_s: round(a.median_s, 3),
+            newest_s: round(a.newest_s, 3),
+            births: a
+                .births
+                .iter()
+                .map(|b| BirthJson {
+                    from_s: round(b.from_s, 3),
+                    to_s: round(b.to_s, 3),
+                    bytes: b.bytes,
+                    blocks: b.blocks,
+                })
+                .collect(),
+        }),
+        curve: s.curve.iter().map(|&v| v.max(0.0).round() as u64).collect(),
+        site: s.site_frame().map(frame),
+        stack: s.stack.iter().map(frame).collect(),
+    }
+}
+
+fn timeline(t: &TimelineReport) -> Timeline {
+    Timeline {
+        snapshots: t.snapshots,
+        duration_s: round(t.duration_s, 3),
+        interval_s: round(t.interval_s, 3),
+        peak_heap_bytes: t.peak_heap,
+        peak_rss_bytes: t.peak_rss,
+        times_s: t.times_s.iter().map(|&v| round(v, 3)).collect(),
+        heap_bytes: t.heap.iter().map(|&v| v.round() as u64).collect(),
+        rss_bytes: t.rss.iter().map(|&v| v.round() as u64).collect(),
+    }
+}
+
+fn grown(d: &Delta) -> Grown<'_> {
+    Grown {
+        leak: leak(&d.record),
+        bytes_delta: d.bytes,
+        blocks_delta: d.blocks,
+    }
+}
+
+fn check(c: &CheckReport) -> Check {
+    Check {
+        number: c.number,
+        time_s: round(c.time_ns as f64 / 1e9, 3),
+        previous: c
+            .previous
+            .as_ref()
+            .map(|(number, time_ns, summary)| PreviousCheck {
+                number: *number,
+                time_s: round(*time_ns as f64 / 1e9, 3),
+                summary: kinds(Some(summary)),
+            }),
+    }
+}
+
 fn heap(h: &HeapReport) -> Heap<'_> {
     Heap {
         time_ns: h.time_ns,
@@ -219,6 +406,15 @@ fn process(r: &ProcessReport, with_exit_code: bool) -> Process<'_> {
                 text: &m.text,
             })
             .collect(),
+        sites: r.sites.iter().map(site).collect(),
+        timeline: r.timeline.as_ref().map(timeline),
+        check: r.check.as_ref().map(check),
+        pause_ms: r.check.as_ref().map(|c| round(c.pause_ns as f64 / 1e6, 3)),
+        new: r.check.as_ref().map(|c| c.new.iter().map(grown).collect()),
+        increased: r
+            .check
+            .as_ref()
+            .map(|c| c.increased.iter().map(grown).collect()),
     }
 }
 
@@ -236,6 +432,12 @@ fn nothing_recorded<'a>() -> Process<'a> {
         heap_usage: None,
         process_warnings: &[],
         messages: Vec::new(),
+        sites: Vec::new(),
+        timeline: None,
+        check: None,
+        pause_ms: None,
+        new: None,
+        increased: None,
     }
 }
 

@@ -55,6 +55,9 @@ fn process(pid: u32, forked: bool, status: ExitStatus, records: Vec<LossRecord>)
         end: None,
         warnings: vec![],
         messages: vec![],
+        timeline: None,
+        sites: vec![],
+        check: None,
     }
 }
 

@@ -48,6 +48,18 @@ pub enum Command {
         --error-exitcode when leaks were found, or 2 when the file cannot be read as a trace."
     )]
     Report(ReportArgs),
+    /// Run a leak check inside a program started with `leakscope run`, while it keeps running
+    #[command(
+        long_about = "Run a leak check inside a program started with `leakscope run`, while it keeps running.\n\n        PID is the program's process id as ps shows it (a process it forked works too). leakscope finds the \
+        program's trace through its environment (LEAKSCOPE_TRACE), sends it the check signal \
+        (LEAKSCOPE_CHECK_SIGNAL, default SIGRTMAX-2, or what `leakscope run --check-signal` chose), and waits \
+        for the agent to write the result: the program's threads are stopped for the reachability scan only, \
+        without ptrace, then go on. The report (to stdout) has the loss records as at exit, with what is new \
+        or increased since the previous check (Memcheck's `leak_check increased`), the pause, and the growth \
+        verdicts of every allocation site so far. Exits with 0, or --error-exitcode when leaks were found, or 2 \
+        when the check could not be made."
+    )]
+    Check(CheckArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -64,7 +76,8 @@ pub struct Output {
     /// Report format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Write the report to FILE [default: stderr, for both formats, so the program's stdout stays untouched]
+    /// Write the report to FILE [default: stderr, for both formats, so the program's stdout stays untouched;
+    /// stdout for `check`]
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// List still-reachable blocks too, in the text report (the summary always counts them; JSON always
@@ -93,6 +106,11 @@ pub struct RunArgs {
     /// before its leak scan): e.g. 200ms, 1s, 5m; 0 for none
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub interval: Duration,
+    /// The signal that asks the agent for a live leak check (for supervisors that can only send a signal of
+    /// their choice, e.g. USR2): a name (USR2, SIGUSR2, RTMIN+3, RTMAX-2) or a number [default: RTMAX-2].
+    /// The program must not use it itself
+    #[arg(long, value_name = "SIGNAL", value_parser = parse_signal)]
+    pub check_signal: Option<i32>,
     /// Record the stack of about one allocation per BYTES allocated instead of every allocation's (0: every
     /// allocation)
     #[arg(long, value_name = "BYTES", default_value_t = 0)]
@@ -115,6 +133,69 @@ pub struct ReportArgs {
     pub trace: PathBuf,
     #[command(flatten)]
     pub output: Output,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Process id of the program (as ps shows it), started with `leakscope run`
+    #[arg(value_name = "PID")]
+    pub pid: u32,
+    /// How long to wait for the check's result
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// The program's trace file [default: from the program's environment]
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// The check signal [default: from the program's environment, else RTMAX-2]
+    #[arg(long, value_name = "SIGNAL", value_parser = parse_signal)]
+    pub signal: Option<i32>,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+/// `USR2`, `SIGUSR2`, `RTMIN+3`, `SIGRTMAX-2` or a number.
+pub fn parse_signal(s: &str) -> Result<i32, String> {
+    let bad = || format!("invalid signal '{s}' (expected e.g. USR2, RTMIN+3, RTMAX-2 or a number)");
+    let name = s.trim().to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    let n = if let Ok(n) = name.parse::<i32>() {
+        n
+    } else if let Some(rest) = name.strip_prefix("RTMIN") {
+        libc::SIGRTMIN() + offset(rest).ok_or_else(bad)?
+    } else if let Some(rest) = name.strip_prefix("RTMAX") {
+        libc::SIGRTMAX() + offset(rest).ok_or_else(bad)?
+    } else {
+        match name {
+            "HUP" => libc::SIGHUP,
+            "INT" => libc::SIGINT,
+            "QUIT" => libc::SIGQUIT,
+            "USR1" => libc::SIGUSR1,
+            "USR2" => libc::SIGUSR2,
+            "PIPE" => libc::SIGPIPE,
+            "ALRM" => libc::SIGALRM,
+            "TERM" => libc::SIGTERM,
+            "WINCH" => libc::SIGWINCH,
+            "URG" => libc::SIGURG,
+            "PWR" => libc::SIGPWR,
+            _ => return Err(bad()),
+        }
+    };
+    let forbidden = [libc::SIGKILL, libc::SIGSTOP, libc::SIGRTMAX() - 1];
+    if n <= 0 || n > libc::SIGRTMAX() || forbidden.contains(&n) {
+        return Err(format!(
+            "signal '{s}' cannot be the check signal (SIGKILL, SIGSTOP and RTMAX-1, the agent's stop signal, are not allowed)"
+        ));
+    }
+    Ok(n)
+}
+
+/// `+3`, `-2` or nothing.
+fn offset(s: &str) -> Option<i32> {
+    if s.is_empty() {
+        Some(0)
+    } else {
+        s.parse().ok()
+    }
 }
 
 /// A set of leak kinds.
@@ -174,6 +255,19 @@ mod tests {
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("1.5s").is_err());
         assert!(parse_duration("ms").is_err());
+    }
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("USR2"), Ok(libc::SIGUSR2));
+        assert_eq!(parse_signal("sigusr1"), Ok(libc::SIGUSR1));
+        assert_eq!(parse_signal("RTMIN+3"), Ok(libc::SIGRTMIN() + 3));
+        assert_eq!(parse_signal("SIGRTMAX-2"), Ok(libc::SIGRTMAX() - 2));
+        assert_eq!(parse_signal("12"), Ok(12));
+        assert!(parse_signal("KILL").is_err());
+        assert!(parse_signal("9").is_err());
+        assert!(parse_signal("RTMAX-1").is_err());
+        assert!(parse_signal("FOO").is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod agent;
 mod args;
+mod check;
 mod elf;
 mod present;
 mod run;
@@ -36,6 +37,7 @@ fn main() {
     let result = match cli.command {
         args::Command::Run(a) => run::run(a),
         args::Command::Report(a) => present::report(a),
+        args::Command::Check(a) => check::check(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

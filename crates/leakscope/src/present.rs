@@ -8,22 +8,35 @@ use leakscope_report::Context;
 use leakscope_trace::TraceFile;
 use std::io::{IsTerminal, Write};
 
-/// Renders and writes the report; returns whether leaks of the kinds that count as errors were found.
+/// Renders and writes the report (to stderr unless `--output`); returns whether leaks of the kinds that
+/// count as errors were found.
 pub fn present(
     trace: &TraceFile,
     opts: &Options,
     out: &Output,
+    ctx: Context,
+) -> Result<bool, Failure> {
+    present_to(trace, opts, out, ctx, false)
+}
+
+/// [`present`], with the report going to stdout instead of stderr when `stdout` (and no `--output`).
+pub fn present_to(
+    trace: &TraceFile,
+    opts: &Options,
+    out: &Output,
     mut ctx: Context,
+    stdout: bool,
 ) -> Result<bool, Failure> {
     let analysis = analyze(trace, opts);
     ctx.show_reachable = out.show_reachable;
-    ctx.color = out.format == Format::Text && out.output.is_none() && color_wanted();
+    ctx.color = out.format == Format::Text && out.output.is_none() && color_wanted(stdout);
     let text = render(&analysis, &ctx, out.format);
     match &out.output {
         Some(path) => std::fs::write(path, text).map_err(|e| Failure {
             message: format!("cannot write the report to {}: {e}", path.display()),
             code: 2,
         })?,
+        None if stdout => drop(std::io::stdout().lock().write_all(text.as_bytes())),
         // A closed stderr is no reason to fail the run.
         None => drop(std::io::stderr().lock().write_all(text.as_bytes())),
     }
@@ -38,9 +51,12 @@ fn render(a: &Analysis, ctx: &Context, format: Format) -> String {
 }
 
 /// Colors only for a terminal that can show them (and a user who did not opt out with NO_COLOR).
-fn color_wanted() -> bool {
-    std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+fn color_wanted(stdout: bool) -> bool {
+    (if stdout {
+        std::io::stdout().is_terminal()
+    } else {
+        std::io::stderr().is_terminal()
+    }) && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::env::var_os("TERM").is_some_and(|t| t != "dumb")
 }
 
@@ -84,7 +100,7 @@ mod tests {
         full.extend(argv);
         match Cli::try_parse_from(full).unwrap().command {
             Command::Report(r) => r,
-            Command::Run(_) => unreachable!(),
+            _ => unreachable!(),
         }
     }
 

@@ -205,6 +205,9 @@ fn command(exe: &Path, args: &RunArgs, agent: &Path, trace: &Path) -> Command {
         .env("LEAKSCOPE_SAMPLE_RATE", args.sample_rate.to_string())
         // The agent follows exec only in the process leakscope started, as Memcheck's --trace-children=no.
         .env("LEAKSCOPE_CLI_PID", std::process::id().to_string());
+    if let Some(sig) = args.check_signal {
+        cmd.env("LEAKSCOPE_CHECK_SIGNAL", sig.to_string());
+    }
     cmd
 }
 

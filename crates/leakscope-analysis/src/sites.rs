@@ -1,0 +1,369 @@
+//! Allocation sites over time: each site's live heap as a curve, its growth verdict ([`crate::growth`]),
+//! how old its live blocks are, and the heap and RSS of the whole process over time.
+//!
+//! Sites are the agent's stacks merged by symbolized stack (as loss records are). The curves are the
+//! snapshots of the running program, binned to at most [`growth::MAX_POINTS`] points; the snapshot written
+//! after the exit scan (the program's teardown) is left out of them, but gives each site's final amounts.
+
+use crate::growth::{self, Bins, Growth, Turnover, Verdict};
+use crate::model::{Point, ProcessTrace};
+use crate::symbolize::Frame;
+use leakscope_trace::LeakKind;
+use std::collections::HashMap;
+
+/// The heap of the whole process over time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineReport {
+    /// Snapshots of the running program.
+    pub snapshots: usize,
+    /// Time of the last of them, seconds since the start.
+    pub duration_s: f64,
+    /// Median time between two of them, seconds.
+    pub interval_s: f64,
+    /// Binned curves: time (s), live heap (bytes), RSS (bytes).
+    pub times_s: Vec<f64>,
+    pub heap: Vec<f64>,
+    pub rss: Vec<f64>,
+    pub peak_heap: u64,
+    pub peak_rss: u64,
+}
+
+/// Live blocks of a site born in one span of time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Births {
+    /// Seconds since the start.
+    pub from_s: f64,
+    pub to_s: f64,
+    pub bytes: u64,
+    pub blocks: u64,
+}
+
+/// How old a site's live blocks are, when the trace says (by bytes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgeReport {
+    /// When the ages were taken, seconds since the start.
+    pub at_s: f64,
+    pub oldest_s: f64,
+    pub median_s: f64,
+    pub newest_s: f64,
+    /// Live bytes by birth time, oldest first.
+    pub births: Vec<Births>,
+}
+
+/// One allocation site over the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteReport {
+    pub stack: Vec<Frame>,
+    /// Index in `stack` of the first frame in the program's own code.
+    pub site: Option<usize>,
+    pub stack_ids: Vec<u32>,
+    /// At the end (the last snapshot, after the exit scan if there was one).
+    pub live_bytes: u64,
+    pub live_blocks: u64,
+    pub allocs: u64,
+    pub alloc_bytes: u64,
+    /// Most live bytes in one (binned) point of the curve.
+    pub peak_bytes: u64,
+    pub growth: Growth,
+    /// Live bytes per point of the process's timeline (same times as [`TimelineReport::times_s`]).
+    pub curve: Vec<f64>,
+    pub ages: Option<AgeReport>,
+    /// Bytes of this site's blocks by kind, from the leak scan (exit, or the check reported).
+    pub kinds: Option<[u64; 4]>,
+}
+
+impl SiteReport {
+    pub fn site_frame(&self) -> Option<&Frame> {
+        self.site.and_then(|i| self.stack.get(i))
+    }
+
+    /// The kind that holds most of this site's bytes in the scan.
+    pub fn main_kind(&self) -> Option<LeakKind> {
+        let k = self.kinds?;
+        LeakKind::ALL
+            .into_iter()
+            .filter(|&kind| k[kind as usize] > 0)
+            .max_by_key(|&kind| (k[kind as usize], std::cmp::Reverse(kind)))
+    }
+}
+
+/// A frame as a hashable key (the fields `Frame` compares).
+pub(crate) type FrameKey = (
+    u64,
+    Option<String>,
+    Option<String>,
+    Option<u32>,
+    Option<String>,
+    bool,
+);
+
+pub(crate) fn key(stack: &[Frame]) -> Vec<FrameKey> {
+    stack
+        .iter()
+        .map(|f| {
+            (
+                f.address,
+                f.function.clone(),
+                f.file.clone(),
+                f.line,
+                f.module.clone(),
+                f.inlined,
+            )
+        })
+        .collect()
+}
+
+/// The timeline and the sites of a process. `kinds`: bytes per leak kind per stack id, from the scan the
+/// report shows; `resolve`: a stack id's symbolized, trimmed stack and its site frame.
+pub fn build(
+    p: &ProcessTrace,
+    kinds: &HashMap<u32, [u64; 4]>,
+    resolve: &mut dyn FnMut(u32) -> (Vec<Frame>, Option<usize>),
+) -> (Option<TimelineReport>, Vec<SiteReport>) {
+    let tl = &p.timeline;
+    let running = tl.running_len();
+    let timeline = timeline_report(p);
+    let bins = Bins::new(running.max(1));
+    let times: Vec<f64> = bins.mean(tl.times.iter().map(|&ns| ns as f64 / 1e9));
+    let end = p.heap.as_ref().map(|h| &h.sites);
+    let tail = growth::tail_len(bins.count());
+    let span = Span {
+        bins: &bins,
+        running,
+        tail_start: bins.start(bins.count().saturating_sub(tail)),
+    };
+    let mut groups: Vec<Group> = Vec::new();
+    let mut by_key: HashMap<Vec<FrameKey>, usize> = HashMap::new();
+    let mut ids: Vec<&u32> = tl.sites.keys().collect();
+    ids.sort();
+    for &id in ids {
+        let points = &tl.sites[&id];
+        let at_end = end.and_then(|e| e.get(&id)).copied().unwrap_or_default();
+        let last_running = points
+            .iter()
+            .rev()
+            .find(|pt| (pt.index as usize) < running)
+            .map_or(0, |pt| pt.bytes);
+        if at_end.live_blocks == 0 && last_running == 0 {
+            continue;
+        }
+        let (stack, site) = resolve(id);
+        let g = *by_key.entry(key(&stack)).or_insert_with(|| {
+            groups.push(Group::new(stack, site, bins.count()));
+            groups.len() - 1
+        });
+        groups[g].add(id, points, &span, at_end, kinds.get(&id));
+    }
+    let mut sites: Vec<SiteReport> = groups.into_iter().map(|g| g.finish(&times, tail)).collect();
+    if let Some(ages) = &p.ages {
+        attach_ages(p, ages, &mut sites);
+    }
+    rank(&mut sites);
+    (timeline, sites)
+}
+
+/// Growing sites first (fastest first), then saturating, then stable, each by live bytes.
+pub fn rank(sites: &mut [SiteReport]) {
+    sites.sort_by(|a, b| {
+        let order = |s: &SiteReport| s.growth.verdict;
+        order(a)
+            .cmp(&order(b))
+            .then_with(|| match a.growth.verdict {
+                Verdict::Growing => b.growth.bytes_per_sec.total_cmp(&a.growth.bytes_per_sec),
+                _ => (b.live_bytes, b.peak_bytes).cmp(&(a.live_bytes, a.peak_bytes)),
+            })
+    });
+}
+
+/// Stack ids with the same symbolized stack, summed.
+struct Group {
+    stack: Vec<Frame>,
+    site: Option<usize>,
+    ids: Vec<u32>,
+    bytes: Vec<f64>,
+    blocks: Vec<f64>,
+    /// Blocks allocated from the start of the tail to the last running snapshot.
+    tail_allocs: u64,
+    end: leakscope_trace::SiteSample,
+    kinds: Option<[u64; 4]>,
+}
+
+/// Which snapshots the curves cover.
+struct Span<'a> {
+    bins: &'a Bins,
+    /// Snapshots of the running program.
+    running: usize,
+    /// First snapshot of the tail.
+    tail_start: usize,
+}
+
+impl Group {
+    fn new(stack: Vec<Frame>, site: Option<usize>, bins: usize) -> Group {
+        Group {
+            stack,
+            site,
+            ids: Vec::new(),
+            bytes: vec![0.0; bins],
+            blocks: vec![0.0; bins],
+            tail_allocs: 0,
+            end: Default::default(),
+            kinds: None,
+        }
+    }
+
+    fn add(
+        &mut self,
+        id: u32,
+        points: &[Point],
+        span: &Span,
+        end: leakscope_trace::SiteSample,
+        kinds: Option<&[u64; 4]>,
+    ) {
+        self.ids.push(id);
+        let running = span.running;
+        let steps = |f: fn(&Point) -> u64| {
+            span.bins.mean_steps(
+                points
+                    .iter()
+                    .filter(|pt| (pt.index as usize) < running)
+                    .map(move |pt| (pt.index as usize, f(pt) as f64)),
+            )
+        };
+        for (acc, v) in self.bytes.iter_mut().zip(steps(|pt| pt.bytes)) {
+            *acc += v;
+        }
+        for (acc, v) in self.blocks.iter_mut().zip(steps(|pt| pt.blocks)) {
+            *acc += v;
+        }
+        let allocs_until = |index: usize| {
+            points
+                .iter()
+                .take_while(|pt| (pt.index as usize) <= index)
+                .last()
+                .map_or(0, |pt| pt.allocs)
+        };
+        self.tail_allocs += allocs_until(running.saturating_sub(1))
+            .saturating_sub(allocs_until(span.tail_start.saturating_sub(1)));
+        self.end.live_bytes += end.live_bytes;
+        self.end.live_blocks += end.live_blocks;
+        self.end.allocs += end.allocs;
+        self.end.alloc_bytes += end.alloc_bytes;
+        if let Some(k) = kinds {
+            let mine = self.kinds.get_or_insert([0; 4]);
+            for (m, v) in mine.iter_mut().zip(k) {
+                *m += v;
+            }
+        }
+    }
+
+    fn finish(self, times: &[f64], tail: usize) -> SiteReport {
+        let n = self.bytes.len();
+        let tail_blocks = self.blocks[n.saturating_sub(tail)..].to_vec();
+        let turnover = Turnover {
+            live_blocks: growth::median(tail_blocks),
+            allocs: self.tail_allocs as f64,
+        };
+        let growth = if times.len() == n {
+            growth::classify(times, &self.bytes, self.end.live_bytes as f64, turnover)
+        } else {
+            Growth::unknown(0)
+        };
+        SiteReport {
+            peak_bytes: self.bytes.iter().copied().fold(0.0, f64::max) as u64,
+            stack: self.stack,
+            site: self.site,
+            stack_ids: self.ids,
+            live_bytes: self.end.live_bytes,
+            live_blocks: self.end.live_blocks,
+            allocs: self.end.allocs,
+            alloc_bytes: self.end.alloc_bytes,
+            growth,
+            curve: self.bytes,
+            ages: None,
+            kinds: self.kinds,
+        }
+    }
+}
+
+fn timeline_report(p: &ProcessTrace) -> Option<TimelineReport> {
+    let tl = &p.timeline;
+    let running = tl.running_len();
+    if running == 0 {
+        return None;
+    }
+    let bins = Bins::new(running);
+    let secs = |ns: u64| ns as f64 / 1e9;
+    let mut gaps: Vec<f64> = tl.times[..running]
+        .windows(2)
+        .map(|w| secs(w[1].saturating_sub(w[0])))
+        .collect();
+    gaps.sort_by(f64::total_cmp);
+    Some(TimelineReport {
+        snapshots: running,
+        duration_s: secs(tl.times[running - 1]),
+        interval_s: gaps.get(gaps.len() / 2).copied().unwrap_or(0.0),
+        times_s: bins.mean(tl.times.iter().map(|&ns| secs(ns))),
+        heap: bins.mean(tl.heap_bytes.iter().map(|&b| b as f64)),
+        rss: bins.mean(tl.rss.iter().map(|&b| b as f64)),
+        peak_heap: tl.heap_bytes[..running].iter().copied().max().unwrap_or(0),
+        peak_rss: tl.rss[..running].iter().copied().max().unwrap_or(0),
+    })
+}
+
+/// Adds each site's age report from the process's newest ages record.
+fn attach_ages(p: &ProcessTrace, ages: &leakscope_trace::Ages, sites: &mut [SiteReport]) {
+    let tl = &p.timeline;
+    let at = ages.time_ns as f64 / 1e9;
+    let width = ages.width.max(1);
+    let time_of = |tick: u64| (tl.tick_time(tick) / 1e9).clamp(0.0, at);
+    let mut site_of: HashMap<u32, usize> = HashMap::new();
+    for (i, s) in sites.iter().enumerate() {
+        for &id in &s.stack_ids {
+            site_of.insert(id, i);
+        }
+    }
+    let mut hist: HashMap<usize, std::collections::BTreeMap<u32, (u64, u64)>> = HashMap::new();
+    for sa in &ages.sites {
+        let Some(&i) = site_of.get(&sa.stack) else {
+            continue;
+        };
+        let h = hist.entry(i).or_default();
+        for &(b, bytes, blocks) in &sa.buckets {
+            let e = h.entry(b).or_default();
+            e.0 += bytes;
+            e.1 += blocks;
+        }
+    }
+    for (i, h) in hist {
+        let births: Vec<Births> = h
+            .into_iter()
+            .map(|(b, (bytes, blocks))| Births {
+                from_s: time_of(u64::from(b) * width),
+                to_s: time_of((u64::from(b) + 1) * width),
+                bytes,
+                blocks,
+            })
+            .collect();
+        let total: u64 = births.iter().map(|b| b.bytes).sum();
+        if births.is_empty() || total == 0 {
+            continue;
+        }
+        // Birth time by which half the bytes were born (uniform within a span).
+        let mut left = total as f64 / 2.0;
+        let mut median_birth = births[births.len() - 1].to_s;
+        for b in &births {
+            if (b.bytes as f64) >= left {
+                median_birth = b.from_s + (b.to_s - b.from_s) * left / b.bytes as f64;
+                break;
+            }
+            left -= b.bytes as f64;
+        }
+        sites[i].ages = Some(AgeReport {
+            at_s: at,
+            oldest_s: at - births[0].from_s,
+            median_s: at - median_birth,
+            newest_s: (at - births[births.len() - 1].to_s).max(0.0),
+            births,
+        });
+    }
+}
