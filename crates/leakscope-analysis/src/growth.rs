@@ -19,7 +19,11 @@
 //!    last quarter minus mean of its first) is at least a third of what the whole series' rate predicts for
 //!    that time, and either more than 3 standard deviations of the snapshot-to-snapshot noise (robust, from
 //!    the first differences, so a staircase of rare leaked blocks has none) or significant on its own
-//!    (Mann–Kendall p < [`TAIL_ALPHA`]). A cache that filled up and stayed flat fails here.
+//!    (Mann–Kendall p < [`TAIL_ALPHA`]); and it is a trend of its own: almost monotone (efficiency at least
+//!    [`CLEAN`]), or a rise of at least 5% of the live bytes in both the tail and the window of as many
+//!    points before it (each Mann–Kendall p < 0.05, the tail's slope at least a third of the window's): a
+//!    cache that filled up and then wanders around its bound may wander up in one window, rarely in two in
+//!    a row. A cache that filled up and stayed flat fails here.
 //!
 //! A site that is not growing but whose tail level is well above its level at the first snapshot (by more than 4 robust
 //! deviations of the tail's values and 10% of the level) filled up during the run: **saturating**; so is a
@@ -140,9 +144,27 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
     let expected = slope_all * tail_span;
     let step_noise = diff_noise(ty);
     let p_tail = mann_kendall_up(ty);
+    // A tail that rises almost monotonically is growth of its own. Any other must rise by 5% of the live
+    // bytes, and so must the window before it, at a comparable rate: a cache that filled up and then
+    // wanders around its bound may wander up in one window, rarely in two in a row.
+    let mid_len = tail_len.min(n - tail_len);
+    let (mt, my) = (
+        &t[n - tail_len - mid_len..n - tail_len],
+        &y[n - tail_len - mid_len..n - tail_len],
+    );
+    let slope_tail = theil_sen(tt, ty);
+    let slope_mid = if mid_len >= 4 { theil_sen(mt, my) } else { 0.0 };
+    let own_trend = efficiency(ty) >= CLEAN
+        || (tail_rise >= 0.05 * ty[tail_len - 1].abs()
+            && mid_len >= 4
+            && mann_kendall_up(my) < 0.1
+            && p_tail < 0.05
+            && slope_mid > 0.0
+            && slope_tail >= 0.33 * slope_mid);
     let still = expected > 0.0
         && tail_rise >= 0.33 * expected
-        && (tail_rise > 3.0 * step_noise || p_tail < TAIL_ALPHA);
+        && (tail_rise > 3.0 * step_noise || p_tail < TAIL_ALPHA)
+        && own_trend;
     if rose && still {
         let half = &y[n / 2..];
         let slope_half = theil_sen(&t[n / 2..], half);
@@ -159,7 +181,6 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
             points: n,
         };
     }
-    let slope_tail = theil_sen(tt, ty);
     let level = median(ty.to_vec());
     let spread = 1.4826 * median(ty.iter().map(|v| (v - level).abs()).collect());
     let rise = level - y[0];
@@ -568,15 +589,53 @@ mod tests {
 
     #[test]
     fn slow_random_leaks_are_found_in_three_seconds() {
-        // Measured: 9 and 1 of 200 missed in 3 s and 5 s.
+        // Measured: 13 and 2 of 200 missed in 3 s and 5 s (the misses are runs with the transient block).
         let small = missed_slow_leaks(30, 0.5, (32.0, 96.0));
-        assert!(small <= 12, "3 s: missed {small} of 200");
+        assert!(small <= 15, "3 s: missed {small} of 200");
         let small = missed_slow_leaks(50, 0.5, (32.0, 96.0));
-        assert!(small <= 3, "5 s: missed {small} of 200");
-        // Only about 7 leaked blocks in the whole run, 2 or 3 in the tail: most are still found (measured:
-        // 39 of 200 missed).
+        assert!(small <= 4, "5 s: missed {small} of 200");
+        // Only about 7 leaked blocks in the whole run, 2 or 3 in the tail: found when nothing else moves at
+        // the site (measured: 61 of 200 missed, nearly all with the transient block).
         let rare = missed_slow_leaks(50, 0.15, (100.0, 300.0));
-        assert!(rare <= 50, "5 s, rare blocks: missed {rare} of 200");
+        assert!(rare <= 70, "5 s, rare blocks: missed {rare} of 200");
+    }
+
+    /// Caches that fill up (in 0.1 to 1.5 s) and then wander around their bound, as their members are
+    /// replaced by others of random sizes, are never growing.
+    #[test]
+    fn filled_caches_that_wander_are_never_growing() {
+        let mut rng = Rng(23);
+        let mut growing = 0;
+        let trials = 300;
+        for trial in 0..trials {
+            let n = 30 + trial % 50;
+            let t = times(n, 0.1);
+            let cap = [250usize, 750, 3000][trial % 3];
+            let fill_steps = [1usize, 5, 10, 15][trial % 4];
+            let replaced = [cap / 50 + 1, cap / 10, cap / 3][trial % 3];
+            let mut members: Vec<f64> = Vec::new();
+            let y: Vec<f64> = (0..n)
+                .map(|i| {
+                    if members.len() < cap {
+                        let want = (cap * (i + 1) / fill_steps).min(cap);
+                        while members.len() < want {
+                            members.push(64.0 + 1984.0 * rng.next());
+                        }
+                    } else {
+                        for _ in 0..replaced {
+                            let k = (rng.next() * cap as f64) as usize % cap;
+                            members[k] = 64.0 + 1984.0 * rng.next();
+                        }
+                    }
+                    members.iter().sum()
+                })
+                .collect();
+            let g = verdict(&t, &y);
+            if g.verdict == Verdict::Growing {
+                growing += 1;
+            }
+        }
+        assert!(growing <= 1, "{growing} of {trials} called growing");
     }
 
     #[test]
