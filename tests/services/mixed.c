@@ -40,7 +40,7 @@ SITE static void handle_request(long req)
     size_t n = 200 + rnd() % 1800;
     char *buf = malloc(n);
     memset(buf, (int)req, n);
-    sink += (unsigned char)buf[n / 2];
+    sink += (unsigned char)buf[n / 2] + (unsigned char)config[req % 64][0];
     free(buf);
 }
 

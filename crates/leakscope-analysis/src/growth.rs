@@ -10,7 +10,8 @@
 //!
 //! A leak is growth that is *still going on*. A site is **growing** when
 //!
-//! 1. the whole series rose: Mann–Kendall one-sided p < [`ALPHA`], a positive Theil–Sen slope, at least 3
+//! 1. the whole series rose: Mann–Kendall one-sided p < [`ALPHA`] ([`SHORT_ALPHA`] for a series that
+//!    never falls, which lets 5 snapshots of a steady leak count), a positive Theil–Sen slope, at least 3
 //!    rises between snapshots, and the rise is a trend rather than a wandering level: its [`efficiency`]
 //!    (net change over the path travelled) is at least [`CLEAN`], or at least [`MIN_EFFICIENCY`] with a
 //!    rise over the run of at least 5% of the live bytes (a working set whose members are replaced slowly
@@ -25,7 +26,7 @@
 //!    cache that filled up and then wanders around its bound may wander up in one window, rarely in two in
 //!    a row. A cache that filled up and stayed flat fails here.
 //!
-//! A site that is not growing but whose tail level is well above its level at the first snapshot (by more than 4 robust
+//! A site that is not growing and whose tail does not still rise (point 2), but whose tail level is well above its level at the first snapshot (by more than 4 robust
 //! deviations of the tail's values and 10% of the level) filled up during the run: **saturating**; so is a
 //! site that holds a working set of at least [`MIN_SET`] blocks whose members keep being replaced (it
 //! allocated at least as many blocks during the tail as it holds) at a bounded level — a cache that filled
@@ -41,6 +42,8 @@
 pub const MAX_POINTS: usize = 90;
 /// One-sided significance level of the growing test.
 pub const ALPHA: f64 = 0.005;
+/// One-sided significance level of the growing test for a series that never falls.
+pub const SHORT_ALPHA: f64 = 0.05;
 /// One-sided significance level of the tail's own trend test, when its rise is within 3 deviations of the
 /// snapshot-to-snapshot noise (that noise is also the randomness of the leak's own steps).
 pub const TAIL_ALPHA: f64 = 0.01;
@@ -128,7 +131,11 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
     let eff = efficiency(y);
     let steps_up = y.windows(2).filter(|w| w[1] > w[0]).count();
     let level_end = y[n - 1].abs().max(1.0);
-    let rose = p_all < ALPHA
+    // A series that only ever rises is a trend at a looser level: 5 rising points are the most a short
+    // run can show (p = 0.014).
+    let monotone = y.windows(2).all(|w| w[1] >= w[0]);
+    let alpha = if monotone { SHORT_ALPHA } else { ALPHA };
+    let rose = p_all < alpha
         && slope_all > 0.0
         && steps_up >= 3
         && (eff >= CLEAN || (eff >= MIN_EFFICIENCY && slope_all * span >= 0.05 * level_end));
@@ -184,8 +191,9 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
     let level = median(ty.to_vec());
     let spread = 1.4826 * median(ty.iter().map(|v| (v - level).abs()).collect());
     let rise = level - y[0];
-    let filled = rise > 4.0 * spread && rise > 0.1 * level.abs() && rise > 0.0;
-    if filled || (turnover.replaced() && level > 0.0) {
+    // Rising until the end is not saturating, even when it is too short or noisy to call growing.
+    let filled = rise > 4.0 * spread && rise > 0.1 * level.abs() && rise > 0.0 && !still;
+    if filled || (turnover.replaced() && level > 0.0 && !still) {
         let size = if filled && spread > 0.0 {
             (rise / (8.0 * spread)).min(1.0)
         } else {
@@ -636,6 +644,17 @@ mod tests {
             }
         }
         assert!(growing <= 1, "{growing} of {trials} called growing");
+    }
+
+    #[test]
+    fn five_rising_snapshots_are_growing_not_saturating() {
+        let t = times(5, 1.0);
+        let y = [2000.0, 4300.0, 6600.0, 9000.0, 11200.0];
+        let g = verdict(&t, &y);
+        assert_eq!(g.verdict, Verdict::Growing, "{g:?}");
+        // Still rising but not monotone: not known to be growing, and not saturating either.
+        let y = [2000.0, 4300.0, 4200.0, 9000.0, 11200.0];
+        assert_eq!(verdict(&t, &y).verdict, Verdict::Stable);
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub struct AgeReport {
     pub oldest_s: f64,
     pub median_s: f64,
     pub newest_s: f64,
-    /// Live bytes by birth time, oldest first.
+    /// Live bytes by birth time, oldest first, from the start to `at_s` (empty spans included).
     pub births: Vec<Births>,
 }
 
@@ -335,17 +335,25 @@ fn attach_ages(p: &ProcessTrace, ages: &leakscope_trace::Ages, sites: &mut [Site
         }
     }
     for (i, h) in hist {
-        let births: Vec<Births> = h
-            .into_iter()
-            .map(|(b, (bytes, blocks))| Births {
-                from_s: time_of(u64::from(b) * width),
-                to_s: time_of((u64::from(b) + 1) * width),
-                bytes,
-                blocks,
+        // Every bucket from the start to now, the empty ones too (a gap in the births is information).
+        let last = h
+            .keys()
+            .next_back()
+            .map_or(0, |&b| u64::from(b))
+            .max(ages.tick / width);
+        let births: Vec<Births> = (0..=last)
+            .map(|b| {
+                let (bytes, blocks) = h.get(&(b as u32)).copied().unwrap_or_default();
+                Births {
+                    from_s: time_of(b * width),
+                    to_s: time_of((b + 1) * width),
+                    bytes,
+                    blocks,
+                }
             })
             .collect();
         let total: u64 = births.iter().map(|b| b.bytes).sum();
-        if births.is_empty() || total == 0 {
+        if total == 0 {
             continue;
         }
         // Birth time by which half the bytes were born (uniform within a span).
@@ -358,11 +366,17 @@ fn attach_ages(p: &ProcessTrace, ages: &leakscope_trace::Ages, sites: &mut [Site
             }
             left -= b.bytes as f64;
         }
+        let first = births.iter().find(|b| b.bytes > 0).unwrap_or(&births[0]);
+        let newest = births
+            .iter()
+            .rev()
+            .find(|b| b.bytes > 0)
+            .unwrap_or(&births[0]);
         sites[i].ages = Some(AgeReport {
             at_s: at,
-            oldest_s: at - births[0].from_s,
+            oldest_s: at - first.from_s,
             median_s: at - median_birth,
-            newest_s: (at - births[births.len() - 1].to_s).max(0.0),
+            newest_s: (at - newest.to_s).max(0.0),
             births,
         });
     }

@@ -186,6 +186,7 @@ fn mixed_service_verdicts_ranking_ages_and_trace_size() {
     assert_eq!(config.len(), 1, "{t}");
     assert_eq!(verdict(config[0]), "stable", "{t}");
     assert!(config[0]["age"]["newest_s"].as_f64().unwrap() > 3.0);
+    assert!(config[0]["kinds"]["reachable"].as_u64() > Some(0), "{t}");
     // The timeline and the curves cover the run.
     let tl = &r["timeline"];
     let snapshots = tl["snapshots"].as_u64().unwrap();
