@@ -1,0 +1,31 @@
+// An integer division by zero (SIGFPE, 136): live frames' blocks reachable, the lost one definite.
+// memcheck: same
+// expect-exit: 136
+// expect-summary: definite=131/1 indirect=0/0 possible=0/0 reachable=265/2
+// expect-leak: definite 131/1 c_sigfpe.c:14
+// expect-leak: reachable 132/1 c_sigfpe.c:19
+// expect-leak: reachable 133/1 c_sigfpe.c:26
+#include <stdlib.h>
+#define ESCAPE(p) __asm__ volatile("" : : "g"(p) : "memory")
+
+volatile int zero = 0;
+
+__attribute__((noinline)) static void lose(void) {
+    void *p = malloc(131);
+    ESCAPE(p);
+}
+
+__attribute__((noinline)) static int divide(int a) {
+    void *volatile in_divide = malloc(132);
+    int r = a / zero;
+    ESCAPE(in_divide);
+    return r;
+}
+
+int main(void) {
+    void *volatile in_main = malloc(133);
+    lose();
+    int r = divide(7);
+    ESCAPE(in_main);
+    return r;
+}
