@@ -67,7 +67,11 @@ fn parse_line(line: &str) -> Option<Mapping> {
 
 /// Every mapping of this process, in address order.
 pub fn read() -> Vec<Mapping> {
-    let raw = read_all(c"/proc/self/maps");
+    // thread-self: when the main thread has exited (pthread_exit), /proc/self/maps is empty.
+    let mut raw = read_all(c"/proc/thread-self/maps");
+    if raw.is_empty() {
+        raw = read_all(c"/proc/self/maps"); // kernels before 3.17
+    }
     let text = core::str::from_utf8(&raw).unwrap_or("");
     text.lines().filter_map(parse_line).collect()
 }

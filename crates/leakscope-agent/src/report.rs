@@ -312,7 +312,16 @@ fn copy_out(at: usize, len: usize, buf: &mut [usize]) -> Option<usize> {
         iov_len: len,
     };
     // SAFETY: the local buffer holds len bytes; the kernel checks the remote range.
-    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    let n = unsafe {
+        libc::process_vm_readv(
+            libc::syscall(libc::SYS_gettid) as libc::pid_t,
+            &local,
+            1,
+            &remote,
+            1,
+            0,
+        )
+    };
     (n >= 0).then_some(n as usize)
 }
 

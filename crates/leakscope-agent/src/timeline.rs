@@ -74,9 +74,11 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
         0 => 3_600_000,
         ms => ms,
     };
+    // Wake at least every LAST_THREAD_POLL_MS to notice that the program's threads are all gone.
+    let nap = interval.min(LAST_THREAD_POLL_MS);
     let ts = libc::timespec {
-        tv_sec: (interval / 1000) as i64,
-        tv_nsec: ((interval % 1000) * 1_000_000) as i64,
+        tv_sec: (nap / 1000) as i64,
+        tv_nsec: ((nap % 1000) * 1_000_000) as i64,
     };
     let mut seen = CHECKS_REQUESTED.load(Ordering::Acquire);
     let mut next = world::monotonic_ns() + interval * 1_000_000;
@@ -94,6 +96,11 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
         if STATE.load(Ordering::Acquire) != state::ACTIVE {
             return core::ptr::null_mut();
         }
+        if program_threads_gone() {
+            // glibc's last exiting thread calls exit(0); this thread kept that from happening.
+            // SAFETY: ends the process the way it would have ended without the agent.
+            unsafe { libc::exit(0) };
+        }
         let requested = CHECKS_REQUESTED.load(Ordering::Acquire);
         if requested != seen {
             seen = requested;
@@ -108,6 +115,51 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
             }
         }
     }
+}
+
+const LAST_THREAD_POLL_MS: u64 = 100;
+
+/// Whether every thread of the program has exited (the main thread through `pthread_exit`), leaving only
+/// this one: glibc counts it among the threads, so its last thread would never call `exit(0)`.
+fn program_threads_gone() -> bool {
+    // SAFETY: getpid/gettid cannot fail.
+    let (pid, me) = unsafe { (libc::getpid(), libc::syscall(libc::SYS_gettid) as i32) };
+    if !world::thread_dead(pid, pid) {
+        return false; // the common case: one small read per wake
+    }
+    // SAFETY: opendir/readdir/closedir on a proc directory; this thread's allocations pass through.
+    unsafe {
+        let dir = libc::opendir(c"/proc/self/task".as_ptr());
+        if dir.is_null() {
+            return false;
+        }
+        let mut gone = true;
+        loop {
+            let e = libc::readdir(dir);
+            if e.is_null() {
+                break;
+            }
+            let name = core::ffi::CStr::from_ptr((*e).d_name.as_ptr()).to_bytes();
+            let Some(tid) = parse_decimal(name) else {
+                continue;
+            };
+            if tid != me && !world::thread_dead(pid, tid) {
+                gone = false;
+                break;
+            }
+        }
+        libc::closedir(dir);
+        gone
+    }
+}
+
+fn parse_decimal(s: &[u8]) -> Option<i32> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    s.iter().try_fold(0i32, |n, &d| {
+        n.checked_mul(10)?.checked_add(i32::from(d - b'0'))
+    })
 }
 
 /// Appends one snapshot of the sites whose numbers changed since the previous one.

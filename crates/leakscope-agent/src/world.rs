@@ -224,8 +224,8 @@ pub fn stop_others() -> World {
     for _ in 0..4 {
         let mut new = 0;
         for tid in thread_ids() {
-            if tid == me || tid == agent || signaled.contains(&tid) {
-                continue;
+            if tid == me || tid == agent || signaled.contains(&tid) || thread_dead(pid, tid) {
+                continue; // a zombie (e.g. a main thread that called pthread_exit) never answers
             }
             // SAFETY: plain syscall.
             if unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, signal_number()) } == 0 {
@@ -282,4 +282,40 @@ pub fn release() -> u64 {
     };
     CONTROLLER.store(0, Ordering::Relaxed);
     now_ns()
+}
+
+/// A thread is dead when /proc reports it as a zombie (state Z or X after the command's closing paren).
+pub fn thread_dead(pid: i32, tid: i32) -> bool {
+    let mut path = [0u8; 64];
+    let mut w = Writer(&mut path, 0);
+    let _ = core::fmt::write(&mut w, format_args!("/proc/{pid}/task/{tid}/stat\0"));
+    let mut buf = [0u8; 512];
+    // SAFETY: path is NUL-terminated; plain open/read/close into a local buffer.
+    let n = unsafe {
+        let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return true; // already reaped
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        n
+    };
+    let text = &buf[..n.max(0) as usize];
+    match text.iter().rposition(|&b| b == b')') {
+        Some(i) => matches!(text.get(i + 2), Some(b'Z' | b'X')),
+        None => false,
+    }
+}
+
+/// Formats into a fixed buffer (no allocation).
+struct Writer<'a>(&'a mut [u8], usize);
+
+impl core::fmt::Write for Writer<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.1 + s.len();
+        let dst = self.0.get_mut(self.1..end).ok_or(core::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.1 = end;
+        Ok(())
+    }
 }

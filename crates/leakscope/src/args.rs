@@ -32,13 +32,13 @@ pub enum Command {
         long_about = "Run a program under leakscope and report its leaks once it and every process it forked \
         have ended.\n\nThe program's stdin, stdout, stderr, arguments and environment are its own; leakscope \
         adds LD_PRELOAD (the agent, in front of any existing value), LEAKSCOPE_TRACE, LEAKSCOPE_INTERVAL_MS, \
-        LEAKSCOPE_SAMPLE_RATE and LEAKSCOPE_CLI_PID. The report goes to stderr (both formats) unless --output \
+        LEAKSCOPE_SAMPLE_RATE, LEAKSCOPE_FOLLOW_EXEC and LEAKSCOPE_CLI_PID. The report goes to stderr (both formats) unless --output \
         is given. leakscope exits with the program's status (128+N if a signal N killed it), or with \
         --error-exitcode when leaks were found. While waiting it ignores SIGINT and SIGQUIT (the terminal \
         sends them to the program too) and passes SIGTERM and SIGHUP on to the program.\n\n\
         Statically linked and set-user-ID programs cannot be traced (the dynamic loader does not preload into \
-        them); leakscope says so and still runs them. Processes the program starts with exec (e.g. through \
-        system()) are not traced; processes it forks are, each reported under its pid."
+        them); leakscope says so and still runs them. Processes the program forks are traced and reported \
+        under their pid, and so are the programs they exec (e.g. system()'s shell) unless --no-follow-exec."
     )]
     Run(RunArgs),
     /// Render the report of an existing trace file
@@ -115,6 +115,11 @@ pub struct RunArgs {
     /// allocation)
     #[arg(long, value_name = "BYTES", default_value_t = 0)]
     pub sample_rate: u64,
+    /// Do not trace programs that the program's forked children (or their descendants, e.g. system()'s
+    /// shell) start with exec; by default they are traced and reported as children, as Memcheck's
+    /// --trace-children=yes does. An exec by the program itself is always followed
+    #[arg(long)]
+    pub no_follow_exec: bool,
     /// The program to run, then its arguments (everything after PROGRAM is passed to it unchanged)
     #[arg(
         value_name = "PROGRAM",

@@ -203,7 +203,11 @@ fn command(exe: &Path, args: &RunArgs, agent: &Path, trace: &Path) -> Command {
         .env("LEAKSCOPE_TRACE", trace)
         .env("LEAKSCOPE_INTERVAL_MS", interval_ms.to_string())
         .env("LEAKSCOPE_SAMPLE_RATE", args.sample_rate.to_string())
-        // The agent follows exec only in the process leakscope started, as Memcheck's --trace-children=no.
+        // Exec'ed descendants are traced unless --no-follow-exec (then only the process leakscope started).
+        .env(
+            "LEAKSCOPE_FOLLOW_EXEC",
+            if args.no_follow_exec { "0" } else { "1" },
+        )
         .env("LEAKSCOPE_CLI_PID", std::process::id().to_string());
     if let Some(sig) = args.check_signal {
         cmd.env("LEAKSCOPE_CHECK_SIGNAL", sig.to_string());
