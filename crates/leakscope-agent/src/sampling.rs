@@ -3,8 +3,8 @@
 //!
 //! Each thread counts down an exponentially distributed number of bytes (mean R); the allocation that
 //! crosses zero is sampled — its stack is captured — and the countdown restarts. A block of size s is thus
-//! sampled with probability p(s) = 1 − e^(−s/R) (large blocks almost always), and weighting each sampled
-//! block by 1/p(s) gives unbiased estimates of bytes and blocks per site. Every block, sampled or not, is in
+//! sampled with probability p(s) = 1 − e^(−s/R), and weighting each sampled block by 1/p(s) gives unbiased
+//! estimates of bytes and blocks per site. Blocks of R bytes or more are always recorded, with weight 1. Every block, sampled or not, is in
 //! the live table: the leak scan and the four-kind summary stay exact; only stacks are sampled.
 
 use core::cell::Cell;
@@ -55,8 +55,12 @@ pub fn probability(size: usize, rate: u64) -> f64 {
     1.0 - exp_neg(-(size.max(1) as f64) / rate as f64)
 }
 
-/// Estimated (bytes, blocks) that one sampled block of `size` stands for.
+/// Estimated (bytes, blocks) that one sampled block of `size` stands for. Blocks of at least `rate` bytes
+/// are always recorded (outside the countdown), so they stand for themselves.
 pub fn weight(size: usize, rate: u64) -> (u64, u64) {
+    if size as u64 >= rate {
+        return (size as u64, 1);
+    }
     let p = probability(size, rate);
     ((size as f64 / p + 0.5) as u64, (1.0 / p + 0.5) as u64)
 }

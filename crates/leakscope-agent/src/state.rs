@@ -387,7 +387,9 @@ pub fn record_alloc(p: *mut c_void, size: usize) {
         return;
     }
     let rate = crate::config::sample_rate();
-    let sampled = rate == 0 || thread_state().is_none_or(|t| t.sampler.take(size, rate));
+    let sampled = rate == 0
+        || size as u64 >= rate
+        || thread_state().is_none_or(|t| t.sampler.take(size, rate));
     let site = if sampled {
         current_site()
     } else {

@@ -50,6 +50,10 @@ pub struct LossRecord {
     pub site: Option<usize>,
     /// The agent's stack ids merged into this record.
     pub stack_ids: Vec<u32>,
+    /// Sampled mode: the estimated bytes and blocks this record's sampled blocks stand for.
+    pub estimate: Option<(u64, u64)>,
+    /// Sampled mode: the blocks whose stacks were not sampled (no stack; counted in the summary).
+    pub unsampled: bool,
 }
 
 impl LossRecord {
@@ -345,6 +349,11 @@ struct StackSource<'a> {
 }
 
 impl StackSource<'_> {
+    /// The sentinel stack of sampled mode's unsampled blocks: one frame at address 1.
+    fn is_unsampled(&self, id: u32) -> bool {
+        self.procs.stack(self.index, id) == Some(&[1][..])
+    }
+
     fn get(&mut self, id: u32) -> (Vec<Frame>, Option<usize>) {
         let Some(addrs) = self.procs.stack(self.index, id) else {
             self.missing += 1;
@@ -410,26 +419,49 @@ fn summarize(records: &[leakscope_trace::LossRecord]) -> Summary {
 
 fn loss_records(raw: &[leakscope_trace::LossRecord], stacks: &mut StackSource) -> Vec<LossRecord> {
     let mut out: Vec<LossRecord> = Vec::new();
+    // Stacks that differ only in the plumbing frames dropped from them are the same call site.
+    let mut index: HashMap<(LeakKind, Vec<Frame>), usize> = HashMap::new();
+    let sampled = stacks.procs.list[stacks.index].start.sample_rate > 0;
     for r in raw {
-        let (stack, site) = stacks.get(r.stack);
-        // Stacks that differ only in the plumbing frames dropped from them are the same call site.
-        let same = |o: &LossRecord| o.kind == r.kind && o.stack == stack;
-        match out.iter_mut().find(|o| same(o)) {
-            Some(o) => {
+        let unsampled = sampled && stacks.is_unsampled(r.stack);
+        let (stack, site) = if unsampled {
+            (Vec::new(), None)
+        } else {
+            stacks.get(r.stack)
+        };
+        let estimate = sampled
+            .then(|| {
+                stacks.procs.list[stacks.index]
+                    .estimates
+                    .get(&(r.kind, r.stack))
+            })
+            .flatten()
+            .copied();
+        match index.get(&(r.kind, stack.clone())) {
+            Some(&i) => {
+                let o = &mut out[i];
                 o.bytes += r.bytes;
                 o.blocks += r.blocks;
                 o.indirect_bytes += r.indirect_bytes;
                 o.stack_ids.push(r.stack);
+                if let (Some(e), Some(add)) = (o.estimate.as_mut(), estimate) {
+                    *e = (e.0 + add.0, e.1 + add.1);
+                }
             }
-            None => out.push(LossRecord {
-                kind: r.kind,
-                bytes: r.bytes,
-                blocks: r.blocks,
-                indirect_bytes: r.indirect_bytes,
-                stack,
-                site,
-                stack_ids: vec![r.stack],
-            }),
+            None => {
+                index.insert((r.kind, stack.clone()), out.len());
+                out.push(LossRecord {
+                    kind: r.kind,
+                    bytes: r.bytes,
+                    blocks: r.blocks,
+                    indirect_bytes: r.indirect_bytes,
+                    stack,
+                    site,
+                    stack_ids: vec![r.stack],
+                    estimate,
+                    unsampled,
+                })
+            }
         }
     }
     out.sort_by(|a, b| {

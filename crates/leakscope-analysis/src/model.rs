@@ -4,8 +4,8 @@
 
 use crate::modules::ModuleMap;
 use leakscope_trace::{
-    Ages, AgesTrigger, ExitStatus, Leaks, Message, Origin, ProcessEnd, ProcessStart, Record,
-    RunInfo, SiteSample, Snapshot, TraceFile, Trigger,
+    Ages, AgesTrigger, ExitStatus, LeakKind, Leaks, Message, Origin, ProcessEnd, ProcessStart,
+    Record, RunInfo, SiteSample, Snapshot, TraceFile, Trigger,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -29,6 +29,8 @@ pub struct ProcessTrace {
     pub checks: Vec<Leaks>,
     /// The newest ages of live blocks (the exit's, else the latest check's or periodic one).
     pub ages: Option<Ages>,
+    /// Sampled mode: what the sampled blocks of each exit loss record stand for, by (kind, stack).
+    pub estimates: HashMap<(LeakKind, u32), (u64, u64)>,
 }
 
 /// One change of a site's live amounts: from snapshot `index` on (until the next point).
@@ -149,6 +151,7 @@ impl ProcessTrace {
             timeline: Timeline::default(),
             checks: Vec::new(),
             ages: None,
+            estimates: HashMap::new(),
         }
     }
 
@@ -199,6 +202,13 @@ impl ProcessTrace {
             Record::ProcessEnd(e) => self.end = Some(*e),
             Record::Message(m) => self.messages.push(m.clone()),
             // Start and run records are handled by the caller.
+            Record::Estimates(e) if e.trigger == Trigger::Exit => {
+                self.estimates = e
+                    .records
+                    .iter()
+                    .map(|&(k, s, b, n)| ((k, s), (b, n)))
+                    .collect();
+            }
             Record::ProcessStart(_) | Record::RunInfo(_) | Record::Estimates(_) => {}
         }
     }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 /// One frame of a symbolized stack.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Frame {
     /// The return address the agent recorded (absolute, in the process).
     pub address: u64,

@@ -174,6 +174,15 @@ struct Leak<'a> {
     bytes: u64,
     blocks: u64,
     indirect_bytes: u64,
+    /// Sampled mode (`--sample-rate`): unbiased estimates of the bytes and blocks allocated at this
+    /// stack that this record's sampled blocks stand for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    estimated_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    estimated_blocks: Option<u64>,
+    /// Sampled mode: the record of blocks whose stacks were not sampled (empty stack).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    unsampled: bool,
     /// The first frame in the program's own code.
     site: Option<JsonFrame<'a>>,
     stack: Vec<JsonFrame<'a>>,
@@ -262,6 +271,9 @@ fn leak(r: &LossRecord) -> Leak<'_> {
         bytes: r.bytes,
         blocks: r.blocks,
         indirect_bytes: r.indirect_bytes,
+        estimated_bytes: r.estimate.map(|e| e.0),
+        estimated_blocks: r.estimate.map(|e| e.1),
+        unsampled: r.unsampled,
         site: r.site_frame().map(frame),
         stack: r.stack.iter().map(frame).collect(),
     }

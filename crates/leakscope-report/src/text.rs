@@ -200,6 +200,16 @@ fn record(
         rec.blocks,
         p.kind(rec.kind, kind_phrase(rec.kind))
     );
+    if rec.unsampled {
+        let _ = writeln!(out, "   (allocation stacks not sampled)");
+        return;
+    }
+    if let Some((eb, en)) = rec.estimate {
+        let _ = writeln!(
+            out,
+            "   sampled; this stack stands for an estimated {eb} bytes in {en} blocks"
+        );
+    }
     stack(out, &rec.stack, rec.site, p);
 }
 

@@ -33,6 +33,8 @@ fn record(
         stack,
         site,
         stack_ids: vec![1],
+        estimate: None,
+        unsampled: false,
     }
 }
 
