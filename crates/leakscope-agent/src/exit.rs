@@ -288,6 +288,8 @@ extern "C" fn after_fork_child() {
     let _busy = state::Busy::enter();
     state::emit_start(Origin::Fork, ppid);
     state::emit_modules();
+    // Threads do not survive fork: the child gets a snapshot thread of its own (timeline, live checks).
+    crate::timeline::start();
 }
 
 /// Set-up that must not run inside an arbitrary first malloc call: signal handlers and fork hooks.
