@@ -34,8 +34,8 @@
 //! **stable**.
 //!
 //! Confidence: for growing, 1 − p of the whole series' trend test, scaled down when the tail rose by less
-//! than two thirds of the expected amount; for saturating and stable, how little the tail
-//! (or the whole series) looks like rising (min(1, 2p)), scaled by the rise's size over the noise (saturating)
+//! than two thirds of the expected amount; for saturating and stable, how little the tail (of the bytes or,
+//! for saturating, of the block count) or the whole series looks like rising (min(1, 2p)), scaled by the rise's size over the noise (saturating)
 //! and, for short series, by the number of points (n/10).
 
 /// Series longer than this are averaged into this many bins.
@@ -101,6 +101,9 @@ pub struct Turnover {
     pub live_blocks: f64,
     /// Blocks the site allocated during the tail.
     pub allocs: f64,
+    /// Mann–Kendall p-value of an upward trend in the tail's live block count (0 when unknown): a bounded
+    /// number of blocks whose sizes vary is still a bounded working set.
+    pub blocks_p_up: f64,
 }
 
 impl Turnover {
@@ -202,7 +205,7 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
         return Growth {
             verdict: Verdict::Saturating,
             bytes_per_sec: slope_tail,
-            confidence: flat(p_tail) * size * few,
+            confidence: flat(p_tail).max(flat(turnover.blocks_p_up)) * size * few,
             projected_24h: None,
             points: n,
         };

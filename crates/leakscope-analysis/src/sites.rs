@@ -260,6 +260,7 @@ impl Group {
         let n = self.bytes.len();
         let tail_blocks = self.blocks[n.saturating_sub(tail)..].to_vec();
         let turnover = Turnover {
+            blocks_p_up: growth::mann_kendall_up(&tail_blocks),
             live_blocks: growth::median(tail_blocks),
             allocs: self.tail_allocs as f64,
         };
