@@ -33,6 +33,9 @@ pub struct ProcessTrace {
     pub estimates: HashMap<(LeakKind, u32), (u64, u64)>,
 }
 
+/// Below this many snapshots of the running program, the exit snapshot counts as one of them.
+pub const SHORT_SERIES: usize = 10;
+
 /// One change of a site's live amounts: from snapshot `index` on (until the next point).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Point {
@@ -95,9 +98,14 @@ impl Timeline {
         }
     }
 
-    /// Snapshots that show the running program (all but the exit one).
+    /// Snapshots that show the running program: all but the exit one, which shows the program's teardown
+    /// — unless there are too few others for a verdict (a run of a few seconds at the default interval),
+    /// when the state at the end is better than no point at all.
     pub fn running_len(&self) -> usize {
-        self.exit_index.unwrap_or(self.times.len())
+        match self.exit_index {
+            Some(i) if i >= SHORT_SERIES => i,
+            _ => self.times.len(),
+        }
     }
 
     /// Time of a tick: that of the first snapshot carrying it (tick 0 = the start), interpolated or
