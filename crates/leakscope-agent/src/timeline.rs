@@ -69,6 +69,16 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
     }
     // SAFETY: plain syscall.
     world::set_agent_thread(unsafe { libc::syscall(libc::SYS_gettid) } as i32);
+    // The check signal must reach this thread even when the thread that created it blocks signals (a
+    // forked worker that blocks everything, say): a process-directed signal goes to a thread that does not
+    // block it, and this one is always there.
+    // SAFETY: a sigset built on the stack; unblocking only.
+    unsafe {
+        let mut set: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, config::check_signal());
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, core::ptr::null_mut());
+    }
     // Interval 0: no periodic snapshots, only checks (wait in hour-long naps).
     let interval = match config::interval_ms() {
         0 => 3_600_000,
