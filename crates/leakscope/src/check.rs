@@ -20,8 +20,7 @@ fn fail(message: String) -> Failure {
 }
 
 pub fn check(args: CheckArgs) -> Result<i32, Failure> {
-    let pid = args.pid;
-    let env = environment(pid)?;
+    let (pid, env) = program(args.pid)?;
     let trace = match (&args.trace, env.iter().find(|(k, _)| k == "LEAKSCOPE_TRACE")) {
         (Some(t), _) => t.clone(),
         (None, Some((_, v))) => PathBuf::from(v),
@@ -67,6 +66,29 @@ pub fn check(args: CheckArgs) -> Result<i32, Failure> {
     };
     let found = present_to(&data, &opts, &out, ctx, true)?;
     Ok(exit_code(Some(0), found, out.error_exitcode))
+}
+
+/// The traced program to check and its environment: `pid` itself, or, when `pid` is a `leakscope run`
+/// (whose environment has no trace), the one program it started.
+fn program(pid: u32) -> Result<(u32, Vec<(String, String)>), Failure> {
+    let env = environment(pid)?;
+    let traced = |env: &[(String, String)]| env.iter().any(|(k, _)| k == "LEAKSCOPE_TRACE");
+    if traced(&env) {
+        return Ok((pid, env));
+    }
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let mut found = children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<u32>().ok())
+        .filter_map(|c| environment(c).ok().filter(|e| traced(e)).map(|e| (c, e)));
+    match (found.next(), found.next()) {
+        (Some((child, env)), None) => {
+            eprintln!("leakscope: checking process {child}, the program that process {pid} runs");
+            Ok((child, env))
+        }
+        _ => Ok((pid, env)),
+    }
 }
 
 /// The process's initial environment, as (name, value) pairs.
