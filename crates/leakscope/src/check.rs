@@ -140,14 +140,19 @@ fn complete_len(path: &Path) -> Result<u64, Failure> {
 /// Progress of checks of `pid` in the part of the trace from byte `from` on: (checks finished, of which the
 /// last has its ages written too). A check is finished when its Leaks chunk is written; its ages follow.
 fn checks_done(path: &Path, pid: u32, from: u64) -> Result<(usize, bool), Failure> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| fail(format!("cannot read the trace {}: {e}", path.display())))?;
-    let from = (from as usize).max(leakscope_trace::FILE_HEADER_LEN);
-    if from >= bytes.len() {
+    use std::io::{Read, Seek, SeekFrom};
+    let cannot = |e: std::io::Error| fail(format!("cannot read the trace {}: {e}", path.display()));
+    // Only what was appended since `from` (the trace may be large after a long run).
+    let mut part = leakscope_trace::file_header().to_vec();
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    file.seek(SeekFrom::Start(
+        from.max(leakscope_trace::FILE_HEADER_LEN as u64),
+    ))
+    .map_err(cannot)?;
+    file.read_to_end(&mut part).map_err(cannot)?;
+    if part.len() == leakscope_trace::FILE_HEADER_LEN {
         return Ok((0, false));
     }
-    let mut part = leakscope_trace::file_header().to_vec();
-    part.extend_from_slice(&bytes[from..]);
     let trace = read_trace(&part).map_err(|e| fail(format!("{}: {e}", path.display())))?;
     let (mut n, mut aged) = (0, false);
     for c in trace.chunks.iter().filter(|c| c.pid == pid) {
