@@ -120,7 +120,7 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
             next = world::monotonic_ns() + interval * 1_000_000;
             let tick = TICK.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
             write_snapshot();
-            if u64::from(tick) % leakscope_trace::AGES_EVERY == 0 {
+            if leakscope_trace::periodic_ages_due(tick.into()) {
                 crate::ages::emit(leakscope_trace::AgesTrigger::Periodic);
             }
         }

@@ -292,6 +292,15 @@ mod tests {
     }
 
     #[test]
+    fn periodic_ages_thin_out() {
+        let due: Vec<u64> = (0..20_000).filter(|&t| periodic_ages_due(t)).collect();
+        assert_eq!(
+            due,
+            [64, 128, 256, 512, 1024, 2048, 4096, 8192, 12288, 16384]
+        );
+    }
+
+    #[test]
     fn garbage_and_bitflips() {
         assert!(matches!(
             read_trace(b"hello world, not a trace"),

@@ -263,12 +263,17 @@ pub struct Estimates {
 pub enum AgesTrigger {
     Exit = 0,
     Check = 1,
-    /// Written every [`AGES_EVERY`] periodic snapshots, so a killed process still has recent ages.
+    /// Written by the snapshot thread when [`periodic_ages_due`], so a killed process still has ages.
     Periodic = 2,
 }
 
-/// Periodic snapshots between two periodic [`Ages`] records.
-pub const AGES_EVERY: u64 = 64;
+/// Whether the periodic snapshot of this tick is followed by a periodic [`Ages`] record: at ticks 64, 128,
+/// 256, ... 4096, then every 4096 ticks (about an hour at the default interval). A record lists every site
+/// with live blocks, so it is written more and more rarely: the trace stays small however many sites hold
+/// memory.
+pub fn periodic_ages_due(tick: u64) -> bool {
+    tick >= 64 && (tick.is_power_of_two() || tick % 4096 == 0)
+}
 
 /// Live blocks of one site by birth time: `(bucket, bytes, blocks)`, where bucket `b` holds the blocks born
 /// with ticks `b*width .. (b+1)*width` (only non-empty buckets are listed, in increasing order).
