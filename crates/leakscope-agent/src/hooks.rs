@@ -89,10 +89,24 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
     }
     // Frees are recorded even from inside the agent: libc's exit-time cleanup frees program blocks.
     if crate::state::STATE.load(core::sync::atomic::Ordering::Acquire) == crate::state::ACTIVE {
-        let _b = Busy::enter();
-        book(|| {
-            record_free(p);
+        let Some(_b) = Busy::enter() else {
+            book(|| {
+                record_free(p);
+            });
+            return real::free(p);
+        };
+        let mut release = [core::ptr::null_mut(); crate::quarantine::OUT_LEN];
+        let mut n = 0;
+        book(|| match record_free(p) {
+            // The program's own block: held back before malloc may reuse its address.
+            Some(size) => n = crate::quarantine::defer(p, size, &mut release),
+            None => {
+                release[0] = p;
+                n = 1;
+            }
         });
+        release[..n].iter().for_each(|&q| real::free(q));
+        return;
     }
     real::free(p);
 }

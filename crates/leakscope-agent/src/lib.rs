@@ -22,6 +22,7 @@ mod live;
 mod maps;
 mod mem;
 mod modules;
+mod quarantine;
 mod real;
 mod report;
 mod sampling;

@@ -241,7 +241,9 @@ pub fn stop_others() -> World {
     let deadline = now_ns() + 2_000_000_000;
     while READY.load(Ordering::Acquire) < signaled.len() && now_ns() < deadline {
         let alive = thread_ids();
-        signaled.retain(|t| alive.contains(t));
+        // The agent's snapshot thread may have registered itself after we read AGENT_TID: it never parks.
+        let agent = AGENT_TID.load(Ordering::Relaxed);
+        signaled.retain(|t| alive.contains(t) && *t != agent);
         if READY.load(Ordering::Acquire) >= signaled.len() {
             break;
         }

@@ -8,7 +8,8 @@
 //! `// expect-exit: N`, `// expect-summary: definite=B/N indirect=B/N possible=B/N reachable=B/N`,
 //! `// expect-leak: KIND B/N FILE:LINE`, `// expect-child-summary:` / `// expect-child-leak:` (a forked child),
 //! `// args: …` (`{dir}` = the build directory), `// needs-lib: support/X.c` (built as `{dir}/libX.so`),
-//! `// needs-bin: support/X.c` (built as `{dir}/X`), `// memcheck: same | differs: WHY | skip: WHY`.
+//! `// needs-bin: support/X.c` (built as `{dir}/X`), `// memcheck: same | differs: WHY | skip: WHY`
+//! (`memcheck[O0]: …` for one build only).
 //! A key written `expect-summary[O2]` replaces the plain one for that build (`expect-leak[O2]: none`: no
 //! sites in that build).
 //!
@@ -102,7 +103,9 @@ fn parse_header(text: &str) -> Vec<(String, String)> {
         .filter_map(|l| l.trim().strip_prefix("// "))
         .filter_map(|l| l.split_once(": "))
         .filter(|(k, _)| {
-            k.starts_with("expect-") || ["args", "needs-lib", "needs-bin", "memcheck"].contains(k)
+            let key = k.split('[').next().unwrap_or(k);
+            key.starts_with("expect-")
+                || ["args", "needs-lib", "needs-bin", "memcheck"].contains(&key)
         })
         .map(|(k, v)| (k.to_string(), v.trim().to_string()))
         .collect()
@@ -152,8 +155,8 @@ impl Program {
         })
     }
 
-    fn memcheck(&self) -> &str {
-        self.values("memcheck", "")
+    fn memcheck(&self, build: &str) -> &str {
+        self.values("memcheck", build)
             .first()
             .copied()
             .unwrap_or("same")
@@ -697,7 +700,7 @@ fn corpus_expectations_agree_with_memcheck() {
         return;
     }
     for_each_build(|p, build, dir| {
-        let verdict = p.memcheck();
+        let verdict = p.memcheck(build);
         if verdict != "same" {
             eprintln!(
                 "{} [-{build}]: Memcheck cross-check not applied ({verdict})",
