@@ -45,7 +45,8 @@ pub fn load() {
     }
 }
 
-/// Bytes of freed blocks held back before malloc may reuse them (`LEAKSCOPE_QUARANTINE_BYTES`; 0: none).
+/// Bytes of freed blocks held back before malloc may reuse them (`LEAKSCOPE_QUARANTINE_BYTES`; 0: none,
+/// and realloc may then grow blocks in place instead of always moving them).
 pub fn quarantine_bytes() -> usize {
     QUARANTINE.load(Ordering::Relaxed) as usize
 }

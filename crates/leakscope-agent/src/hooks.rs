@@ -142,6 +142,9 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
     // Forget the old block first: once glibc frees it another thread may get the same address.
     let mut old = None;
     book(|| old = crate::live::remove(p as usize));
+    if let (Some(b), true) = (old, size != 0 && crate::config::quarantine_bytes() > 0) {
+        return realloc_moving(p, b, size);
+    }
     let q = real::realloc(p, size);
     book(|| {
         if q.is_null() && size != 0 {
@@ -158,6 +161,29 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
             record_alloc(q, size);
         }
     });
+    scrub_stack();
+    q
+}
+
+/// Memcheck's realloc: the block always moves (new block, copy, old one freed into the quarantine), so a
+/// pointer the program kept to the old address does not keep the new block reachable.
+unsafe fn realloc_moving(p: *mut c_void, old: crate::live::Block, size: usize) -> *mut c_void {
+    let q = real::malloc(size);
+    if q.is_null() {
+        book(|| crate::live::insert(old)); // realloc failed: the old block is still the program's
+        return q;
+    }
+    let keep = old.size.min(size);
+    core::ptr::copy_nonoverlapping(p.cast::<u8>(), q.cast::<u8>(), keep);
+    clear_fresh(q, keep, size);
+    let mut release = [core::ptr::null_mut(); crate::quarantine::OUT_LEN];
+    let mut n = 0;
+    book(|| {
+        crate::state::forget(&old);
+        record_alloc(q, size);
+        n = crate::quarantine::defer(p, old.size, &mut release);
+    });
+    release[..n].iter().for_each(|&r| real::free(r));
     scrub_stack();
     q
 }
