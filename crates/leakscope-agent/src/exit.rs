@@ -259,18 +259,15 @@ extern "C" fn before_fork() {
     writer::lock_for_fork();
     stacks::lock_for_fork();
     live::lock_all();
-    crate::quarantine::lock_for_fork();
 }
 
 extern "C" fn after_fork_parent() {
-    crate::quarantine::unlock_after_fork();
     live::unlock_all();
     stacks::unlock_after_fork();
     writer::unlock_after_fork();
 }
 
 extern "C" fn after_fork_child() {
-    crate::quarantine::unlock_after_fork();
     live::unlock_all();
     stacks::unlock_after_fork();
     writer::unlock_after_fork();

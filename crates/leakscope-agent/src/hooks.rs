@@ -45,6 +45,17 @@ pub fn scrub_stack() {
 }
 const SCRUB_BYTES: usize = 4096;
 
+/// Puts a freed block in this thread's quarantine; returns how many blocks of `out` to free now.
+fn hold(p: *mut c_void, size: usize, out: &mut [*mut c_void; crate::quarantine::OUT_LEN]) -> usize {
+    match crate::state::thread_state() {
+        Some(t) => t.quarantine.defer(p, size, out),
+        None => {
+            out[0] = p;
+            1
+        }
+    }
+}
+
 /// Runs the bookkeeping `f` for a call that already happened, preserving errno.
 #[inline]
 fn book(f: impl FnOnce()) {
@@ -99,7 +110,7 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
         let mut n = 0;
         book(|| match record_free(p) {
             // The program's own block: held back before malloc may reuse its address.
-            Some(size) => n = crate::quarantine::defer(p, size, &mut release),
+            Some(size) => n = hold(p, size, &mut release),
             None => {
                 release[0] = p;
                 n = 1;
@@ -181,7 +192,7 @@ unsafe fn realloc_moving(p: *mut c_void, old: crate::live::Block, size: usize) -
     book(|| {
         crate::state::forget(&old);
         record_alloc(q, size);
-        n = crate::quarantine::defer(p, old.size, &mut release);
+        n = hold(p, old.size, &mut release);
     });
     release[..n].iter().for_each(|&r| real::free(r));
     scrub_stack();

@@ -37,12 +37,16 @@ pub struct ThreadState {
     pub walk: core::cell::UnsafeCell<unwind::WalkCache>,
     /// Byte countdown of sampled mode.
     pub sampler: crate::sampling::Sampler,
+    /// Blocks this thread freed, held back before malloc may reuse them.
+    pub quarantine: crate::quarantine::Ring,
 }
 
 static KEY: AtomicU32 = AtomicU32::new(u32::MAX);
 
 unsafe extern "C" fn drop_thread_state(p: *mut c_void) {
-    drop(alloc::boxed::Box::from_raw(p as *mut ThreadState));
+    let st = alloc::boxed::Box::from_raw(p as *mut ThreadState);
+    st.quarantine.drain();
+    drop(st);
 }
 
 fn create_key() {
@@ -77,6 +81,7 @@ fn new_thread_state(k: libc::pthread_key_t) -> Option<&'static ThreadState> {
         deferred: Cell::new(false),
         walk: core::cell::UnsafeCell::new(unwind::WalkCache::new()),
         sampler: crate::sampling::Sampler::new(),
+        quarantine: crate::quarantine::Ring::new(),
     }));
     // SAFETY: storing our pointer in our key's slot.
     unsafe { libc::pthread_setspecific(k, st as *mut ThreadState as *const c_void) };
