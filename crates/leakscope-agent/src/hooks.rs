@@ -43,7 +43,7 @@ pub fn scrub_stack() {
     unsafe { core::ptr::write_bytes(area.as_mut_ptr(), 0, 1) };
     core::hint::black_box(&mut area);
 }
-const SCRUB_BYTES: usize = 4096;
+const SCRUB_BYTES: usize = 2048;
 
 /// Puts a freed block in this thread's quarantine; returns how many blocks of `out` to free now.
 fn hold(p: *mut c_void, size: usize, out: &mut [*mut c_void; crate::quarantine::OUT_LEN]) -> usize {
