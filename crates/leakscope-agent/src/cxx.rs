@@ -28,6 +28,8 @@ extern "C" fn aligned_new(
     align: usize,
     which: usize,
     real_out: *mut usize,
+    sp: usize,
+    bp: usize,
 ) -> *mut c_void {
     let mut f = REAL[which].load(Ordering::Acquire);
     if f == 0 {
@@ -45,14 +47,13 @@ extern "C" fn aligned_new(
     if !active() {
         return real::memalign(a, rounded);
     }
-    let Some(_b) = Busy::enter() else {
+    let Some(b) = Busy::enter() else {
         return real::memalign(a, rounded);
     };
     let p = real::memalign(a, rounded);
     let e = real::errno();
     crate::hooks::clear_fresh(p, 0, size);
-    record_alloc(p, size);
-    crate::hooks::scrub_stack();
+    record_alloc(b.thread(), p, size, crate::unwind::Caller { sp, bp });
     real::set_errno(e);
     p
 }
@@ -76,6 +77,9 @@ macro_rules! aligned_stub {
                 ".cfi_adjust_cfa_offset 16",
                 concat!("mov edx, ", $which),
                 "mov rcx, rsp",
+                // The caller's stack pointer at entry (above the 40 bytes pushed here) and its RBP.
+                "lea r8, [rsp + 40]",
+                "mov r9, rbp",
                 "call {alloc}",
                 "mov r11, [rsp]",
                 "add rsp, 16",
@@ -88,6 +92,7 @@ macro_rules! aligned_stub {
                 ".cfi_adjust_cfa_offset -8",
                 "test rax, rax",
                 "jz 2f",
+                crate::hooks::scrub_asm!(),
                 "ret",
                 "2:",
                 "test r11, r11",

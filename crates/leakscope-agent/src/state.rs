@@ -44,15 +44,12 @@ pub struct ThreadState {
     pub quarantine: crate::quarantine::Ring,
     /// Which counter stripe of each site this thread adds to (see [`stacks::STRIPES`]).
     pub stripe: usize,
+    /// Stacks this thread saw lately.
+    pub sites: SiteCache,
 }
 
 /// Threads that got a state so far (gives each its stripe).
 static THREADS: AtomicUsize = AtomicUsize::new(0);
-
-/// This thread's counter stripe (0 without a thread state).
-fn stripe() -> usize {
-    thread_state().map_or(0, |t| t.stripe)
-}
 
 static KEY: AtomicU32 = AtomicU32::new(u32::MAX);
 
@@ -96,6 +93,7 @@ fn new_thread_state(k: libc::pthread_key_t) -> Option<&'static ThreadState> {
         sampler: crate::sampling::Sampler::new(),
         quarantine: crate::quarantine::Ring::new(),
         stripe: THREADS.fetch_add(1, Ordering::Relaxed),
+        sites: SiteCache::new(),
     }));
     // SAFETY: storing our pointer in our key's slot.
     unsafe { libc::pthread_setspecific(k, st as *mut ThreadState as *const c_void) };
@@ -111,6 +109,12 @@ impl Busy {
     pub fn enter() -> Option<Busy> {
         let t = thread_state()?;
         (!t.busy.replace(true)).then_some(Busy(t))
+    }
+
+    /// The thread inside the agent.
+    #[inline]
+    pub fn thread(&self) -> &'static ThreadState {
+        self.0
     }
 }
 
@@ -320,14 +324,13 @@ fn cmdline() -> Vec<String> {
 
 /// Upper bound of the current thread's stack, for bounded unwinding. 0 if unknown (e.g. on a signal stack).
 #[inline]
-fn stack_hi(sp: usize) -> usize {
-    let ts = thread_state();
-    let cached = ts.map_or(0, |t| t.stack_hi.get());
+fn stack_hi(t: &ThreadState, sp: usize) -> usize {
+    let cached = t.stack_hi.get();
     if cached != 0 && sp < cached && sp + (256 << 20) > cached {
         return cached;
     }
     let hi = compute_stack_hi(sp);
-    if let (Some(t), true) = (ts, hi != 0) {
+    if hi != 0 {
         t.stack_hi.set(hi);
     }
     hi
@@ -354,22 +357,74 @@ fn compute_stack_hi(sp: usize) -> usize {
     0
 }
 
-/// Captures the stack of the current allocation call and returns its site id.
+/// A thread's recently seen stacks, by hash: most allocations come from a few hot stacks, and a hit here
+/// skips copying the stack out of the walk cache and looking it up in the global table. Entries are keyed
+/// by the 64-bit hash and the frame count (each step of the hash is a bijection of the previous value,
+/// so stacks that differ in one frame never collide; others collide with probability 2^-63).
+pub struct SiteCache {
+    slots: [Cell<(u64, u32, u32)>; SITE_CACHE],
+}
+
+const SITE_CACHE: usize = 64;
+
+impl SiteCache {
+    pub const fn new() -> Self {
+        SiteCache {
+            slots: [const { Cell::new((0, 0, u32::MAX)) }; SITE_CACHE],
+        }
+    }
+
+    #[inline]
+    fn get(&self, hash: u64, n: usize) -> Option<u32> {
+        let (h, c, id) = self.slots[(hash >> 7) as usize % SITE_CACHE].get();
+        (h == hash && c as usize == n && id != u32::MAX).then_some(id)
+    }
+
+    #[inline]
+    fn put(&self, hash: u64, n: usize, id: u32) {
+        self.slots[(hash >> 7) as usize % SITE_CACHE].set((hash, n as u32, id));
+    }
+}
+
+/// Captures the stack of the allocation call `caller` made and returns its site id.
 #[inline]
-pub fn current_site() -> u32 {
+pub fn current_site(t: &ThreadState, caller: unwind::Caller) -> u32 {
+    let hi = stack_hi(t, caller.sp);
+    if hi == 0 {
+        return intern(&[], unwind::hash_frames(&[]));
+    }
+    if !crate::config::walk_cache() {
+        return reference_site(hi);
+    }
+    // SAFETY: this thread is inside the agent (busy), so nothing else uses its walk cache now.
+    let walk = unsafe { &mut *t.walk.get() };
+    let (n, hash) = unwind::walk_cached(caller, hi, in_agent, walk);
+    t.sites
+        .get(hash, n)
+        .unwrap_or_else(|| new_site(t, walk, hash))
+}
+
+/// A stack this thread has not seen lately: copied out of the walk cache and interned.
+#[cold]
+#[inline(never)]
+fn new_site(t: &ThreadState, walk: &unwind::WalkCache, hash: u64) -> u32 {
     let mut frames = [core::mem::MaybeUninit::uninit(); unwind::MAX_FRAMES];
-    let sp = &frames as *const _ as usize;
-    let hi = stack_hi(sp);
-    let (n, hash) = if hi == 0 {
-        (0, unwind::hash_frames(&[]))
-    } else {
-        // SAFETY: this thread is inside the agent (busy), so nothing else uses its walk cache now.
-        let cache = thread_state()
-            .filter(|_| crate::config::walk_cache())
-            .map(|t| unsafe { &mut *t.walk.get() });
-        unwind::capture(hi, &mut frames, in_agent, cache)
-    };
-    stacks::intern(unwind::written(&frames, n), hash).map_or(u32::MAX, |s| s.id)
+    let n = walk.emit(&mut frames);
+    let id = intern(unwind::written(&frames, n), hash);
+    t.sites.put(hash, n, id);
+    id
+}
+
+/// The site by the reference walk (`LEAKSCOPE_UNWIND_REFERENCE=1`): from this frame, every step anew.
+#[inline(never)]
+fn reference_site(hi: usize) -> u32 {
+    let mut frames = [core::mem::MaybeUninit::uninit(); unwind::MAX_FRAMES];
+    let (n, hash) = unwind::capture(hi, &mut frames, in_agent);
+    intern(unwind::written(&frames, n), hash)
+}
+
+fn intern(frames: &[usize], hash: u64) -> u32 {
+    stacks::intern(frames, hash).map_or(u32::MAX, |s| s.id)
 }
 
 /// Site of the blocks whose stacks were not sampled (a sentinel stack: one frame at address 1).
@@ -399,23 +454,21 @@ pub fn weight(size: usize) -> (u64, u64) {
     }
 }
 
-/// Records a block the program just received.
+/// Records a block the program just received from a call by `caller`, for thread `t` (inside the agent).
 #[inline]
-pub fn record_alloc(p: *mut c_void, size: usize) {
+pub fn record_alloc(t: &ThreadState, p: *mut c_void, size: usize, caller: unwind::Caller) {
     if p.is_null() {
         return;
     }
     let rate = crate::config::sample_rate();
-    let sampled = rate == 0
-        || size as u64 >= rate
-        || thread_state().is_none_or(|t| t.sampler.take(size, rate));
+    let sampled = rate == 0 || size as u64 >= rate || t.sampler.take(size, rate);
     let site = if sampled {
-        current_site()
+        current_site(t, caller)
     } else {
         unsampled_site()
     };
     if let Some(s) = stacks::by_id(site).filter(|_| sampled) {
-        s.on_alloc(weight(size), stripe());
+        s.on_alloc(weight(size), t.stripe.min(stacks::SHARED));
     }
     crate::live::insert(crate::live::Block {
         addr: p as usize,
@@ -425,18 +478,30 @@ pub fn record_alloc(p: *mut c_void, size: usize) {
     });
 }
 
-/// Takes a block that is going away out of its site's counts.
+/// Takes a block that is going away out of its site's counts (thread `t`, inside the agent).
 #[inline]
-pub fn forget(b: &crate::live::Block) {
+pub fn forget(t: &ThreadState, b: &crate::live::Block) {
+    forget_in(b, t.stripe.min(stacks::SHARED));
+}
+
+fn forget_in(b: &crate::live::Block, stripe: usize) {
     if let Some(s) = stacks::by_id(b.site).filter(|_| !is_unsampled(b.site)) {
-        s.on_free(weight(b.size), stripe());
+        s.on_free(weight(b.size), stripe);
     }
 }
 
-/// Forgets a block being freed (or moved by realloc); returns its old size if it was ours.
+/// Forgets a block being freed (or moved by realloc) by thread `t`; returns its old size if it was ours.
 #[inline]
-pub fn record_free(p: *mut c_void) -> Option<usize> {
+pub fn record_free(t: &ThreadState, p: *mut c_void) -> Option<usize> {
     let b = crate::live::remove(p as usize)?;
-    forget(&b);
+    forget(t, &b);
     Some(b.size)
+}
+
+/// [`record_free`] for a free made while this thread is already inside the agent (libc's cleanup, a signal
+/// handler): it may have interrupted an update of the thread's own stripe, so it counts in the shared one.
+pub fn record_free_nested(p: *mut c_void) {
+    if let Some(b) = crate::live::remove(p as usize) {
+        forget_in(&b, stacks::SHARED);
+    }
 }

@@ -173,7 +173,7 @@ fn read_bounded(addr: isize, lo: usize, hi: usize) -> Option<usize> {
 }
 
 /// One unwind step: the frame it found and the stack slots its result depends on.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Step {
     cfa: usize,
     ra: usize,
@@ -182,7 +182,21 @@ struct Step {
     ra_slot: usize,
     /// Where RBP was restored from (0: unchanged).
     bp_slot: usize,
+    /// The step computed its CFA from RBP.
+    used_bp: bool,
     emit: bool,
+}
+
+impl Step {
+    const EMPTY: Step = Step {
+        cfa: 0,
+        ra: 0,
+        bp: 0,
+        ra_slot: 0,
+        bp_slot: 0,
+        used_bp: false,
+        emit: false,
+    };
 }
 
 /// Steps kept per thread: enough for MAX_FRAMES frames plus skipped agent frames.
@@ -203,11 +217,23 @@ pub struct WalkCache {
     ra_slot: [usize; CACHE_STEPS],
     /// 0 when the step left RBP unchanged.
     bp_slot: [usize; CACHE_STEPS],
+    used_bp: [bool; CACHE_STEPS],
     emit: [bool; CACHE_STEPS],
+    /// Does the rest of the walk, outward of step i, read the RBP value step i left? Only then must a new
+    /// walk's RBP match for its outer part to repeat: code without frame pointers keeps arbitrary values in
+    /// RBP, so requiring it always would defeat the cache.
+    bp_matters: [bool; CACHE_STEPS],
+    /// Whether the step that ended the cached walk read RBP.
+    end_used_bp: bool,
     /// Hash of the emitted return addresses from the outermost step through step i.
     hash: [u64; CACHE_STEPS],
+    /// Number of emitted return addresses from the outermost step through step i.
+    count: [u16; CACHE_STEPS],
     /// Lowest slot address read by steps 0..=i (they all lie above the stack pointer of step i).
     low_slot: [usize; CACHE_STEPS],
+    /// The new walk's steps before they are spliced in (here rather than on the stack: 9 KiB of stack per
+    /// allocation would crowd threads with small stacks).
+    fresh: [Step; CACHE_STEPS],
 }
 
 impl WalkCache {
@@ -219,9 +245,14 @@ impl WalkCache {
             bp: [0; CACHE_STEPS],
             ra_slot: [0; CACHE_STEPS],
             bp_slot: [0; CACHE_STEPS],
+            used_bp: [true; CACHE_STEPS],
             emit: [false; CACHE_STEPS],
+            bp_matters: [true; CACHE_STEPS],
+            end_used_bp: true,
             hash: [0; CACHE_STEPS],
+            count: [0; CACHE_STEPS],
             low_slot: [usize::MAX; CACHE_STEPS],
+            fresh: [Step::EMPTY; CACHE_STEPS],
         }
     }
 
@@ -248,25 +279,39 @@ impl WalkCache {
         ok
     }
 
-    /// Replaces the steps inner to `keep` (exclusive) with `inner` (innermost first).
-    fn splice(&mut self, keep: usize, inner: &[Step]) {
+    /// Replaces the steps inner to `keep` (exclusive) with the first `k` fresh steps (innermost first).
+    /// `end_used_bp` is for a walk replaced whole (keep = 0): whether the step that ended it read RBP.
+    fn splice(&mut self, keep: usize, k: usize, end_used_bp: bool) {
+        if keep == 0 {
+            self.end_used_bp = end_used_bp;
+        }
         let mut i = keep;
-        for s in inner.iter().rev() {
+        for f in (0..k).rev() {
+            let s = self.fresh[f];
             if i == CACHE_STEPS {
                 break;
             }
+            // Step i's RBP is read further out if step i-1 bases its CFA on it, or leaves RBP alone and
+            // something beyond it reads it.
+            self.bp_matters[i] = if i == 0 {
+                self.end_used_bp
+            } else {
+                self.used_bp[i - 1] || (self.bp_slot[i - 1] == 0 && self.bp_matters[i - 1])
+            };
+            self.used_bp[i] = s.used_bp;
             self.cfa[i] = s.cfa;
             self.ra[i] = s.ra;
             self.bp[i] = s.bp;
             self.ra_slot[i] = s.ra_slot;
             self.bp_slot[i] = s.bp_slot;
             self.emit[i] = s.emit;
-            let (h, low) = if i == 0 {
-                (SEED, usize::MAX)
+            let (h, c, low) = if i == 0 {
+                (SEED, 0, usize::MAX)
             } else {
-                (self.hash[i - 1], self.low_slot[i - 1])
+                (self.hash[i - 1], self.count[i - 1], self.low_slot[i - 1])
             };
             self.hash[i] = if s.emit { mix(h, s.ra) } else { h };
+            self.count[i] = c + s.emit as u16;
             let mine = if s.bp_slot == 0 {
                 s.ra_slot
             } else {
@@ -292,133 +337,191 @@ pub fn hash_frames(frames: &[usize]) -> u64 {
     frames.iter().rev().fold(SEED, |h, &f| mix(h, f)) | 1
 }
 
-/// One step of the unwinder from `regs`; None where the walk ends.
+/// One step of the unwinder from `regs`. Where the walk ends: Err(whether that outcome depended on RBP).
 #[inline]
-fn step(regs: &mut Regs, is_return: bool, lo: usize, hi: usize) -> Option<Step> {
+fn step(regs: &mut Regs, is_return: bool, lo: usize, hi: usize) -> Result<Step, bool> {
     let rule = rule_for(regs.pc, is_return);
     if !rule.valid() {
-        return None;
+        return Err(false);
     }
-    let base = if rule.cfa_rbp() { regs.bp } else { regs.sp };
+    let used_bp = rule.cfa_rbp();
+    let base = if used_bp { regs.bp } else { regs.sp };
     let cfa = base as isize + rule.cfa_off();
     if cfa as usize <= regs.sp || cfa as usize > hi {
-        return None;
+        return Err(used_bp);
     }
     let ra_slot = cfa + rule.ra_off();
-    let ra = read_bounded(ra_slot, lo, hi)?;
+    let ra = read_bounded(ra_slot, lo, hi).ok_or(used_bp)?;
     let mut bp_slot = 0;
     if rule.rbp_saved() {
         bp_slot = (cfa + rule.rbp_off()) as usize;
-        regs.bp = read_bounded(bp_slot as isize, lo, hi)?;
+        regs.bp = read_bounded(bp_slot as isize, lo, hi).ok_or(used_bp)?;
     }
     regs.sp = cfa as usize;
     regs.pc = ra;
     if ra < 4096 {
-        return None;
+        return Err(used_bp);
     }
-    Some(Step {
+    Ok(Step {
         cfa: cfa as usize,
         ra,
         bp: regs.bp,
         ra_slot: ra_slot as usize,
         bp_slot,
+        used_bp,
         emit: true,
     })
 }
 
 /// Walks the stack from `regs` (whose `pc` is a current instruction, not a return address) up to `stack_hi`,
 /// writing return addresses into `out` (innermost first); frames for which `skip(pc)` is true are left out.
-/// With a cache, reuses the previous walk's outer part once it provably repeats. Returns the number of
-/// frames written and the stack's hash.
+/// The reference walk: every step from scratch. Returns the number of frames written and the stack's hash.
 pub fn walk(
     mut regs: Regs,
     stack_hi: usize,
     out: &mut Frames,
     skip: impl Fn(usize) -> bool,
-    mut cache: Option<&mut WalkCache>,
 ) -> (usize, u64) {
     let lo = regs.sp;
-    // Uninitialised on purpose: zeroing 7 KiB per call would cost more than the walk.
-    let mut fresh: [MaybeUninit<Step>; CACHE_STEPS] =
-        [const { MaybeUninit::uninit() }; CACHE_STEPS];
+    let mut n = 0;
+    let mut is_return = false;
+    while n < MAX_FRAMES {
+        let Ok(s) = step(&mut regs, is_return, lo, stack_hi) else {
+            break;
+        };
+        is_return = true;
+        if !skip(s.ra) {
+            out[n] = MaybeUninit::new(s.ra);
+            n += 1;
+        }
+    }
+    (n, hash_frames(written(out, n)))
+}
+
+/// Where a function was called from: the stack pointer at its entry (pointing at its return address) and
+/// RBP then (callee-saved, so still the caller's).
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    pub sp: usize,
+    pub bp: usize,
+}
+
+/// The walk of the stack of the function `caller` called (an allocation function, at its entry), into the
+/// thread's cache: it reuses the previous walk's outer part once that provably repeats, and leaves the stack
+/// in the cache ([`WalkCache::emit`] writes it out). Returns the number of frames `emit` will write and
+/// their hash, so that a caller who knows the stack by its hash need not copy it. Frames for which
+/// `skip(pc)` is true are left out.
+pub fn walk_cached(
+    caller: Caller,
+    stack_hi: usize,
+    skip: impl Fn(usize) -> bool,
+    c: &mut WalkCache,
+) -> (usize, u64) {
+    let lo = caller.sp;
     let mut k = 0;
     // Cached steps are outermost-first, so their CFAs decrease with the index; `j` tracks the innermost
     // cached step whose CFA is not below the current one.
-    let mut j = cache.as_ref().map_or(0, |c| c.n);
+    let mut j = c.n;
+    let mut end_used_bp = false;
+    // The first step is known without CFI: at entry, the return address is at the stack pointer.
+    let mut regs = Regs {
+        pc: 0,
+        sp: caller.sp,
+        bp: caller.bp,
+    };
+    let mut first = read_bounded(caller.sp as isize, lo, stack_hi).map(|ra| Step {
+        cfa: caller.sp + 8,
+        ra,
+        bp: caller.bp,
+        ra_slot: caller.sp,
+        bp_slot: 0,
+        used_bp: false,
+        emit: true,
+    });
+    if let Some(s) = first {
+        regs.pc = s.ra;
+        regs.sp = s.cfa;
+    }
     while k < CACHE_STEPS {
-        let Some(mut s) = step(&mut regs, k > 0, lo, stack_hi) else {
-            break;
+        let next = match first.take() {
+            Some(s) => Ok(s),
+            None if k == 0 => Err(false),
+            None => step(&mut regs, true, lo, stack_hi),
+        };
+        let mut s = match next {
+            Ok(s) => s,
+            Err(used_bp) => {
+                end_used_bp = used_bp;
+                break;
+            }
         };
         s.emit = !skip(s.ra);
-        if let Some(c) = cache.as_deref_mut() {
-            while j > 0 && c.cfa[j - 1] < s.cfa {
-                j -= 1;
-            }
-            let m = j.wrapping_sub(1);
-            if j > 0
-                && c.cfa[m] == s.cfa
-                && c.ra[m] == s.ra
-                && c.bp[m] == s.bp
-                && c.still_valid(m, lo)
-            {
-                c.splice(m + 1, steps(&fresh, k));
-                return emit_spliced(c, out);
-            }
+        while j > 0 && c.cfa[j - 1] < s.cfa {
+            j -= 1;
         }
-        fresh[k] = MaybeUninit::new(s);
+        let m = j.wrapping_sub(1);
+        if j > 0
+            && c.cfa[m] == s.cfa
+            && c.ra[m] == s.ra
+            && (c.bp[m] == s.bp || !c.bp_matters[m])
+            && c.still_valid(m, lo)
+        {
+            c.splice(m + 1, k, false);
+            return c.summary();
+        }
+        c.fresh[k] = s;
         k += 1;
     }
-    match cache {
-        Some(c) => {
-            c.splice(0, steps(&fresh, k));
-            emit_spliced(c, out)
-        }
-        None => {
-            let mut n = 0;
-            for s in steps(&fresh, k).iter().filter(|s| s.emit).take(MAX_FRAMES) {
-                out[n] = MaybeUninit::new(s.ra);
-                n += 1;
+    c.splice(0, k, end_used_bp);
+    c.summary()
+}
+
+impl WalkCache {
+    /// Writes the cached stack's frames (innermost first, at most MAX_FRAMES) into `out`; returns how many.
+    pub fn emit(&self, out: &mut Frames) -> usize {
+        let mut n = 0;
+        for i in (0..self.n).rev().filter(|&i| self.emit[i]) {
+            if n == MAX_FRAMES {
+                break;
             }
-            (n, hash_frames(written(out, n)))
+            out[n] = MaybeUninit::new(self.ra[i]);
+            n += 1;
         }
+        n
     }
-}
 
-fn steps(fresh: &[MaybeUninit<Step>; CACHE_STEPS], k: usize) -> &[Step] {
-    // SAFETY: the walk initialised fresh[..k]; MaybeUninit<Step> has Step's layout.
-    unsafe { core::slice::from_raw_parts(fresh.as_ptr().cast::<Step>(), k) }
-}
-
-/// Writes the cache's frames (innermost first) into `out`, capped at MAX_FRAMES innermost frames.
-fn emit_spliced(c: &WalkCache, out: &mut Frames) -> (usize, u64) {
-    let mut n = 0;
-    for i in (0..c.n).rev().filter(|&i| c.emit[i]) {
-        if n == MAX_FRAMES {
-            // Deeper than we keep: the hash must cover exactly the frames we return.
-            return (n, hash_frames(written(out, n)));
-        }
-        out[n] = MaybeUninit::new(c.ra[i]);
-        n += 1;
-    }
-    (
-        n,
-        if c.n == 0 {
-            SEED | 1
+    /// (frames, hash) of what [`WalkCache::emit`] writes.
+    fn summary(&self) -> (usize, u64) {
+        let n = if self.n == 0 {
+            0
         } else {
-            c.hash[c.n - 1] | 1
-        },
-    )
+            self.count[self.n - 1] as usize
+        };
+        if n <= MAX_FRAMES {
+            let h = if self.n == 0 {
+                SEED
+            } else {
+                self.hash[self.n - 1]
+            };
+            return (n, h | 1);
+        }
+        self.deep_summary()
+    }
+
+    /// Deeper than we keep: the hash must cover exactly the innermost frames `emit` returns.
+    #[cold]
+    #[inline(never)]
+    fn deep_summary(&self) -> (usize, u64) {
+        let mut out: Frames = [const { MaybeUninit::uninit() }; MAX_FRAMES];
+        let n = self.emit(&mut out);
+        (n, hash_frames(written(&out, n)))
+    }
 }
 
-/// Captures the current registers and walks the stack from here. Never inlined, so its own frame stays
-/// alive (and described by CFI) while `walk` reads above it; agent frames are dropped by `skip`.
-#[inline(never)]
-pub fn capture(
-    stack_hi: usize,
-    out: &mut Frames,
-    skip: impl Fn(usize) -> bool,
-    cache: Option<&mut WalkCache>,
-) -> (usize, u64) {
+/// The registers at the caller of this function (its frame stays alive, and is described by CFI, while the
+/// walk reads above it; agent frames are dropped by the walk's `skip`).
+#[inline(always)]
+fn here() -> Regs {
     let (pc, sp, bp): (usize, usize, usize);
     // SAFETY: reads three registers; touches no memory, stack or flags.
     unsafe {
@@ -430,7 +533,14 @@ pub fn capture(
             options(nomem, nostack, preserves_flags)
         );
     }
-    walk(Regs { pc, sp, bp }, stack_hi, out, skip, cache)
+    Regs { pc, sp, bp }
+}
+
+/// Walks the stack from here with the reference walk (see [`walk`]). Never inlined, so that the registers
+/// it reads belong to a frame that stays alive during the walk.
+#[inline(never)]
+pub fn capture(stack_hi: usize, out: &mut Frames, skip: impl Fn(usize) -> bool) -> (usize, u64) {
+    walk(here(), stack_hi, out, skip)
 }
 
 #[cfg(test)]
