@@ -1,8 +1,8 @@
 //! How old each site's live blocks are: a histogram of birth ticks per site, computed by walking the live
-//! table (in the snapshot thread, or in the exit report), never on the allocation path.
+//! blocks (in the snapshot thread, or in the exit report), never on the allocation path.
 //!
 //! A block's birth tick is the snapshot tick current when it was allocated, kept modulo 2^20 in its
-//! live-table entry; it is unwrapped against the current tick (blocks older than 2^20 ticks alias to younger
+//! header; it is unwrapped against the current tick (blocks older than 2^20 ticks alias to younger
 //! ones). Buckets are `width` ticks wide, `width` the smallest power of two that covers ticks 0..=now in at
 //! most [`BUCKETS`] buckets, so the record stays small however long the program has run.
 
@@ -30,14 +30,19 @@ fn unwrap_birth(now: u32, birth: u32) -> u64 {
     u64::from(now.wrapping_sub(age))
 }
 
-/// Writes one Ages record for every site that has live blocks.
+/// Writes one Ages record for every site that has live blocks. The world must be stopped unless the
+/// trigger is periodic (the snapshot thread, while the program runs).
 pub fn emit(trigger: AgesTrigger) {
     let now = TICK.load(Ordering::Relaxed);
     let width = width_for(now.into());
     // site id → index in `hist` (u32::MAX: none yet).
     let mut slot_of: Vec<u32> = Vec::new();
     let mut hist: Vec<(u32, [(u64, u64); BUCKETS])> = Vec::new();
-    live::for_each(|b| {
+    let each = |f: &mut dyn FnMut(&live::Block)| match trigger {
+        AgesTrigger::Periodic => live::for_each_running(f),
+        _ => live::for_each(f),
+    };
+    each(&mut |b| {
         if b.site == u32::MAX || state::is_unsampled(b.site) {
             return;
         }

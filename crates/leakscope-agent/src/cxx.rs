@@ -2,13 +2,11 @@
 //!
 //! libstdc++'s aligned `operator new(size, align_val_t)` rounds the size up to the alignment before calling
 //! `aligned_alloc`, so the block we would see is larger than the one the program asked for; Memcheck, which
-//! replaces `operator new` itself, reports the requested size. These stubs allocate the same block libstdc++
-//! would and record the requested size. When allocation fails they jump to libstdc++'s own function, which
+//! replaces `operator new` itself, reports the requested size. These stubs allocate an aligned block of
+//! the requested size and record it. When allocation fails they jump to libstdc++'s own function, which
 //! runs the new-handler and throws `bad_alloc` — with no agent frame on the stack for the exception to cross.
 //! (The other variants of `operator new` call `malloc` with the exact size and need no help.)
 
-use crate::real;
-use crate::state::{active, record_alloc, Busy};
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,8 +19,8 @@ const NAMES: [&core::ffi::CStr; 4] = [
     c"_ZnamSt11align_val_tRKSt9nothrow_t",
 ];
 
-/// Allocates like libstdc++ and records the requested size; returns null (→ fall back to the real function)
-/// on any failure, and the real function's address in `*real_out`.
+/// Allocates an aligned block and records the requested size; returns null (→ fall back to the real
+/// function) on any failure, and the real function's address in `*real_out`.
 extern "C" fn aligned_new(
     size: usize,
     align: usize,
@@ -42,20 +40,7 @@ extern "C" fn aligned_new(
     if !align.is_power_of_two() {
         return core::ptr::null_mut();
     }
-    let a = align.max(core::mem::size_of::<usize>());
-    let rounded = (size.max(1) + a - 1) & !(a - 1);
-    if !active() {
-        return real::memalign(a, rounded);
-    }
-    let Some(b) = Busy::enter() else {
-        return real::memalign(a, rounded);
-    };
-    let p = real::memalign(a, rounded);
-    let e = real::errno();
-    crate::hooks::clear_fresh(p, 0, size);
-    record_alloc(b.thread(), p, size, crate::unwind::Caller { sp, bp });
-    real::set_errno(e);
-    p
+    crate::hooks::aligned_block(size, align, crate::unwind::Caller { sp, bp })
 }
 
 /// Stub body: keep the arguments, call `aligned_new`; on null, restore them and jump to the real function.

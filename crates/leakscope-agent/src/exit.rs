@@ -13,7 +13,7 @@
 
 use crate::report::{final_report, ExitPoint};
 use crate::state::{self, STATE};
-use crate::{live, stacks, writer};
+use crate::{stacks, writer};
 use core::ffi::{c_char, c_int, c_void};
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use leakscope_trace::{ExitStatus, Origin};
@@ -258,17 +258,14 @@ pub fn register_at_exit() {
 extern "C" fn before_fork() {
     writer::lock_for_fork();
     stacks::lock_for_fork();
-    live::lock_all();
 }
 
 extern "C" fn after_fork_parent() {
-    live::unlock_all();
     stacks::unlock_after_fork();
     writer::unlock_after_fork();
 }
 
 extern "C" fn after_fork_child() {
-    live::unlock_all();
     stacks::unlock_after_fork();
     writer::unlock_after_fork();
     if STATE.load(Ordering::Acquire) != state::ACTIVE {

@@ -1,20 +1,27 @@
-//! The interposed allocation functions. Each forwards to glibc, then records what happened.
+//! The interposed allocation functions. Each forwards to glibc (or the program's own allocator), then
+//! records what happened.
 //!
-//! Rules that keep the program's behaviour intact: the real call happens exactly as the program asked
-//! (same arguments, same result, errno as glibc left it); bookkeeping never fails the call; a call made
-//! while this thread is already inside the agent passes straight through.
+//! A tracked block lives [`HEADER`] bytes (or its alignment) into a slightly larger allocation, its header
+//! in front of it (see [`crate::live`]). Rules that keep the program's behaviour intact: the call succeeds
+//! or fails as the real one would, with errno as the allocator left it; bookkeeping never fails the call
+//! (a block that cannot be tracked is allocated untracked); a call made while this thread is already inside
+//! the agent passes straight through, untracked; and every function that takes a block back (`free`,
+//! `realloc`, `malloc_usable_size`) recognises tracked blocks in every state of the agent.
 
+use crate::live::{self, Held, HEADER};
 use crate::real;
-use crate::state::{active, record_alloc, record_free, record_free_nested, Busy};
+use crate::state::{active, record_alloc, record_free, record_free_nested, Busy, ThreadState};
 use crate::unwind::Caller;
 use core::ffi::{c_int, c_void};
 
-/// Assembly that zeroes the 2 KiB of stack below the stack pointer (keeping RAX; clobbers RCX,
-/// RDX, RDI). glibc's malloc and the agent's bookkeeping leave copies of block addresses in the frames
-/// they used; a later, deeper call chain with uninitialised locals (deep recursion, a stack overflow)
-/// would keep them inside the live stack, and the scan would take a lost block for reachable. Memcheck
-/// knows such words are undefined and ignores them. The agent's own stack use stays well below 2 KiB
-/// (4 KiB cost 35% on the service workload).
+/// Assembly run when an allocation function returns to the program (keeping RAX): it zeroes the 2 KiB of
+/// stack below the stack pointer and every other caller-saved register. glibc's malloc and the agent's
+/// bookkeeping leave copies of the block's address in the frames and registers they used; a later, deeper
+/// call chain with uninitialised locals (deep recursion, a stack overflow) would keep the stack copies
+/// inside the live stack, and a register the program does not touch again would still hold one when a
+/// thread is stopped for the scan: either way a lost block would look reachable. Memcheck knows such words
+/// are undefined and ignores them. The agent's own stack use stays well below 2 KiB (4 KiB of scrubbing
+/// cost 35% on the service workload).
 macro_rules! scrub_asm {
     () => {
         concat!(
@@ -26,6 +33,13 @@ macro_rules! scrub_asm {
             "rep stosq\n",
             "mov rax, rdx\n",
             "add rsp, 2048\n",
+            "xor edx, edx\n",
+            "xor esi, esi\n",
+            "xor edi, edi\n",
+            "xor r8d, r8d\n",
+            "xor r9d, r9d\n",
+            "xor r10d, r10d\n",
+            "xor r11d, r11d\n",
         )
     };
 }
@@ -68,61 +82,162 @@ entry_stub!(posix_memalign(_out: *mut *mut c_void, _align: usize, _size: usize) 
 entry_stub!(valloc(_size: usize) -> *mut c_void, valloc_body, "rsi", "rdx");
 entry_stub!(pvalloc(_size: usize) -> *mut c_void, pvalloc_body, "rsi", "rdx");
 
-/// Clears the bytes [from, size) of a block the program just received. Bytes the program never writes then
-/// hold zero instead of whatever the memory held before (old pointers, malloc's free-list links), which a
-/// scan that reads every word would take for pointers — Memcheck knows such bytes are undefined and skips
-/// them. A correct program never reads them, so nothing it computes changes. Chunks glibc mmapped for this
-/// request are fresh zero pages and are left alone (touching them would cost time and resident memory).
+/// Clears the bytes [from, size) of the block `p` the program just received in the allocation `raw`.
+/// Bytes the program never writes then hold zero instead of whatever the memory held before (old pointers,
+/// malloc's free-list links), which a scan that reads every word would take for pointers — Memcheck knows
+/// such bytes are undefined and skips them. A correct program never reads them, so nothing it computes
+/// changes. Chunks glibc mmapped for this request are fresh zero pages and are left alone (touching them
+/// would cost time and resident memory).
 #[inline]
-pub fn clear_fresh(p: *mut c_void, from: usize, size: usize) {
-    if p.is_null() || from >= size {
+fn clear_fresh(raw: usize, p: usize, from: usize, size: usize) {
+    if from >= size {
         return;
     }
-    // SAFETY: p is a live block of at least `size` bytes the program has not seen yet; for glibc, the word
-    // before it is the chunk's size field (bit 1: mmapped).
+    // SAFETY: p is a block of at least `size` bytes the program has not seen yet, inside the allocation
+    // raw; for glibc, the word before raw is the chunk's size field (bit 1: mmapped).
     unsafe {
         if real::custom() {
             if size > 1 << 20 {
                 return; // large blocks of other allocators are usually fresh pages too
             }
-        } else if *(p as *const usize).sub(1) & 2 != 0 {
+        } else if *(raw as *const usize).sub(1) & 2 != 0 {
             return;
         }
-        core::ptr::write_bytes(p.cast::<u8>().add(from), 0, size - from);
+        core::ptr::write_bytes((p + from) as *mut u8, 0, size - from);
     }
 }
 
 /// Runs the bookkeeping `f` for a call that already happened, preserving errno.
 #[inline]
-fn book(f: impl FnOnce()) {
+fn book<R>(f: impl FnOnce() -> R) -> R {
     let e = real::errno();
-    f();
+    let r = f();
     real::set_errno(e);
+    r
+}
+
+/// Bytes asked for beyond the end of every block. glibc's next chunk header begins 8 bytes before the end
+/// of a chunk's usable space, and glibc's own state (the arena's top pointer, its bins, in libc's data,
+/// which the scan reads as roots) points at chunk headers; without this margin such a pointer could land
+/// inside or at the start of the block before it, and a lost block would look possibly lost or reachable.
+/// Memcheck's blocks come from its own allocator and never meet glibc's pointers.
+const TAIL: usize = 8;
+
+/// How a block of some alignment sits in its allocation: `HEADER << shift` bytes in, which is at least the
+/// header and keeps the block aligned.
+#[derive(Clone, Copy)]
+struct Place {
+    align: usize,
+    shift: u32,
+}
+
+impl Place {
+    /// Blocks with the allocator's own alignment (16 bytes for glibc).
+    const PLAIN: Place = Place { align: 0, shift: 0 };
+
+    fn aligned(align: usize) -> Place {
+        if align <= HEADER {
+            return Place::PLAIN;
+        }
+        Place {
+            align,
+            shift: align.trailing_zeros() - HEADER.trailing_zeros(),
+        }
+    }
+
+    fn offset(self) -> usize {
+        HEADER << self.shift
+    }
+
+    /// Allocates room for a block of `size` bytes; returns the allocation (null on failure, errno set).
+    fn alloc(self, size: usize, zeroed: bool) -> usize {
+        let Some(total) = size.checked_add(self.offset() + TAIL) else {
+            real::set_errno(libc::ENOMEM);
+            return 0;
+        };
+        let raw = match (self.align, zeroed) {
+            (0, false) => real::malloc(total),
+            (0, true) => real::calloc(1, total),
+            (a, _) => real::memalign(a, total),
+        };
+        raw as usize
+    }
+
+    /// A ripe chunk from this thread's quarantine that fits a block of `size` bytes (see
+    /// [`crate::quarantine::Ring::take`]).
+    #[inline]
+    fn recycled(self, t: &ThreadState, size: usize) -> Option<usize> {
+        if self.align != 0 {
+            return None;
+        }
+        let total = size.checked_add(HEADER + TAIL)?;
+        t.quarantine
+            .take(crate::quarantine::class_for_request(total))
+    }
+
+    /// The same request, untracked.
+    fn alloc_untracked(self, size: usize, zeroed: bool) -> *mut c_void {
+        match (self.align, zeroed) {
+            (0, false) => real::malloc(size),
+            (0, true) => real::calloc(1, size),
+            (a, _) => real::memalign(a, size),
+        }
+    }
+}
+
+/// Allocates and records a block of `size` bytes for thread `t` (inside the agent), called by `caller`.
+/// `zeroed`: calloc's memory, already clear.
+fn alloc_tracked(
+    t: &ThreadState,
+    size: usize,
+    place: Place,
+    zeroed: bool,
+    caller: Caller,
+) -> *mut c_void {
+    let (raw, zeroed) = match place.recycled(t, size) {
+        Some(raw) => (raw, false),
+        None => (place.alloc(size, zeroed), zeroed),
+    };
+    if raw == 0 {
+        return core::ptr::null_mut();
+    }
+    let p = raw + place.offset();
+    if !book(|| live::prepare(p)) {
+        // SAFETY: raw is the allocation we just made.
+        unsafe { real::free(raw as *mut c_void) };
+        return place.alloc_untracked(size, zeroed);
+    }
+    if !zeroed {
+        clear_fresh(raw, p, 0, size);
+    }
+    book(|| record_alloc(t, p, size, place.shift, caller));
+    p as *mut c_void
+}
+
+/// Body of every allocation function but realloc.
+#[inline]
+fn allocate(size: usize, place: Place, zeroed: bool, caller: Caller) -> *mut c_void {
+    if !active() {
+        return place.alloc_untracked(size, zeroed);
+    }
+    let Some(b) = Busy::enter() else {
+        return place.alloc_untracked(size, zeroed);
+    };
+    alloc_tracked(b.thread(), size, place, zeroed, caller)
 }
 
 unsafe extern "C" fn malloc_body(size: usize, sp: usize, bp: usize) -> *mut c_void {
-    if !active() {
-        return real::malloc(size);
-    }
-    let Some(b) = Busy::enter() else {
-        return real::malloc(size);
-    };
-    let p = real::malloc(size);
-    clear_fresh(p, 0, size);
-    book(|| record_alloc(b.thread(), p, size, Caller { sp, bp }));
-    p
+    allocate(size, Place::PLAIN, false, Caller { sp, bp })
 }
 
 unsafe extern "C" fn calloc_body(n: usize, size: usize, sp: usize, bp: usize) -> *mut c_void {
-    if !active() {
-        return real::calloc(n, size);
+    match n.checked_mul(size) {
+        Some(total) => allocate(total, Place::PLAIN, true, Caller { sp, bp }),
+        None => {
+            real::set_errno(libc::ENOMEM);
+            core::ptr::null_mut()
+        }
     }
-    let Some(b) = Busy::enter() else {
-        return real::calloc(n, size);
-    };
-    let p = real::calloc(n, size);
-    book(|| record_alloc(b.thread(), p, n.wrapping_mul(size), Caller { sp, bp }));
-    p
 }
 
 #[no_mangle]
@@ -130,32 +245,57 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
     if p.is_null() {
         return;
     }
-    // Frees are recorded even from inside the agent: libc's exit-time cleanup frees program blocks.
-    if crate::state::STATE.load(core::sync::atomic::Ordering::Acquire) == crate::state::ACTIVE {
-        let Some(b) = Busy::enter() else {
-            book(|| record_free_nested(p));
-            return real::free(p);
-        };
-        let t = b.thread();
-        let mut release = [core::ptr::null_mut(); crate::quarantine::OUT_LEN];
-        let mut n = 0;
-        book(|| match record_free(t, p) {
-            // The program's own block: held back before malloc may reuse its address.
-            Some(size) => n = t.quarantine.defer(p, size, &mut release),
-            None => {
-                release[0] = p;
-                n = 1;
-            }
-        });
-        release[..n].iter().for_each(|&q| real::free(q));
-        return;
+    // Frees are recorded even from inside the agent (libc's exit-time cleanup frees program blocks), and
+    // tracked blocks are recognised in every state (a block outlives the report that saw it).
+    if crate::state::STATE.load(core::sync::atomic::Ordering::Acquire) != crate::state::ACTIVE {
+        return free_raw(live::release(p as usize).map_or(p as usize, |h| h.raw));
     }
-    real::free(p);
+    let Some(b) = Busy::enter() else {
+        return free_raw(book(|| record_free_nested(p)).map_or(p as usize, |h| h.raw));
+    };
+    let t = b.thread();
+    let mut release = [core::ptr::null_mut(); crate::quarantine::OUT_LEN];
+    let n = book(|| match record_free(t, p) {
+        // The program's own block: held back before malloc may reuse its address.
+        Some(h) => t
+            .quarantine
+            .defer(h.raw as *mut c_void, h.block.size, &mut release),
+        None => {
+            release[0] = p;
+            1
+        }
+    });
+    release[..n].iter().for_each(|&q| real::free(q));
+}
+
+fn free_raw(raw: usize) {
+    // SAFETY: raw is the program's block (untracked) or the allocation of a tracked one.
+    unsafe { real::free(raw as *mut c_void) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn cfree(p: *mut c_void) {
     free(p)
+}
+
+/// C23's sized frees: glibc's versions would free the tracked block's address, not its allocation.
+#[no_mangle]
+pub unsafe extern "C" fn free_sized(p: *mut c_void, _size: usize) {
+    free(p)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn free_aligned_sized(p: *mut c_void, _align: usize, _size: usize) {
+    free(p)
+}
+
+/// The size the program asked for (as Memcheck answers), for tracked blocks.
+#[no_mangle]
+pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
+    match live::get(p as usize) {
+        Some(h) => h.block.size,
+        None => real::usable_size(p),
+    }
 }
 
 unsafe extern "C" fn realloc_body(
@@ -164,75 +304,108 @@ unsafe extern "C" fn realloc_body(
     sp: usize,
     bp: usize,
 ) -> *mut c_void {
-    let caller = Caller { sp, bp };
-    if !active() {
-        return real::realloc(p, size);
+    if p.is_null() {
+        return allocate(size, Place::PLAIN, false, Caller { sp, bp });
     }
-    let Some(b) = Busy::enter() else {
-        // Nested: still keep the table right if a block we know moves or dies.
-        let q = real::realloc(p, size);
-        if !p.is_null() && (q != p || size == 0) {
-            book(|| record_free_nested(p));
-        }
-        return q;
+    if size == 0 {
+        free(p); // glibc's realloc(p, 0): frees, returns null
+        return core::ptr::null_mut();
+    }
+    let Some(old) = live::get(p as usize) else {
+        return real::realloc(p, size); // not ours: allocated before the agent started
+    };
+    let busy = if active() { Busy::enter() } else { None };
+    let Some(b) = busy else {
+        return realloc_untracked(old, size);
     };
     let t = b.thread();
-    if p.is_null() {
-        let q = real::realloc(p, size);
-        clear_fresh(q, 0, size);
-        book(|| record_alloc(t, q, size, caller));
-        return q;
+    // Memcheck's realloc always moves the block, so a pointer left to the old address does not keep the
+    // new block reachable; with the quarantine off, blocks may grow in place as glibc's do.
+    if crate::config::quarantine_bytes() > 0 || old.shift != 0 {
+        return realloc_moving(t, old, size, Caller { sp, bp });
     }
     // Forget the old block first: once glibc frees it another thread may get the same address.
-    let mut old = None;
-    book(|| old = crate::live::remove(p as usize));
-    if let (Some(old), true) = (old, size != 0 && crate::config::quarantine_bytes() > 0) {
-        return realloc_moving(t, p, old, size, caller);
+    book(|| record_free(t, p));
+    let raw = real::realloc(old.raw as *mut c_void, size + HEADER + TAIL) as usize;
+    if raw == 0 {
+        book(|| live::adopt(&old.block, 0)); // realloc failed: the old block is still the program's
+        return core::ptr::null_mut();
     }
-    let q = real::realloc(p, size);
-    book(|| {
-        if q.is_null() && size != 0 {
-            if let Some(b) = old {
-                crate::live::insert(b); // realloc failed: the old block is still the program's
-            }
-            return;
-        }
-        if let Some(b) = old {
-            crate::state::forget(t, &b);
-            clear_fresh(q, b.size, size); // only the grown part is new
-        }
-        if size != 0 || !q.is_null() {
-            record_alloc(t, q, size, caller);
-        }
+    let q = raw + HEADER;
+    if !book(|| live::prepare(q)) {
+        return untrack(raw, old.block.size.min(size), size);
+    }
+    clear_fresh(raw, q, old.block.size, size); // only the grown part is new
+    book(|| record_alloc(t, q, size, 0, Caller { sp, bp }));
+    q as *mut c_void
+}
+
+/// Memcheck's realloc: new block, copy, old one freed into the quarantine.
+fn realloc_moving(t: &ThreadState, old: Held, size: usize, caller: Caller) -> *mut c_void {
+    let q = alloc_tracked(t, size, Place::PLAIN, false, caller);
+    if q.is_null() {
+        return q; // realloc failed: the old block is still the program's
+    }
+    // SAFETY: both blocks are live and at least this long; they do not overlap.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            old.block.addr as *const u8,
+            q.cast::<u8>(),
+            old.block.size.min(size),
+        )
+    };
+    let mut release = [core::ptr::null_mut(); crate::quarantine::OUT_LEN];
+    let n = book(|| {
+        record_free(t, old.block.addr as *mut c_void);
+        t.quarantine
+            .defer(old.raw as *mut c_void, old.block.size, &mut release)
     });
+    release[..n].iter().for_each(|&r| free_raw(r as usize));
     q
 }
 
-/// Memcheck's realloc: the block always moves (new block, copy, old one freed into the quarantine), so a
-/// pointer the program kept to the old address does not keep the new block reachable.
-unsafe fn realloc_moving(
-    t: &crate::state::ThreadState,
-    p: *mut c_void,
-    old: crate::live::Block,
-    size: usize,
-    caller: Caller,
-) -> *mut c_void {
-    let q = real::malloc(size);
-    if q.is_null() {
-        book(|| crate::live::insert(old)); // realloc failed: the old block is still the program's
-        return q;
+/// realloc of a tracked block outside the agent's watch (nested, or after the final report): the new
+/// block stays tracked (so that `free` recognises it) but is not counted anywhere.
+fn realloc_untracked(old: Held, size: usize) -> *mut c_void {
+    let q = Place::PLAIN.alloc(size, false);
+    if q == 0 {
+        return core::ptr::null_mut();
     }
-    let keep = old.size.min(size);
-    core::ptr::copy_nonoverlapping(p.cast::<u8>(), q.cast::<u8>(), keep);
-    clear_fresh(q, keep, size);
-    let mut release = [core::ptr::null_mut(); crate::quarantine::OUT_LEN];
-    let mut n = 0;
-    book(|| {
-        crate::state::forget(t, &old);
-        record_alloc(t, q, size, caller);
-        n = t.quarantine.defer(p, old.size, &mut release);
-    });
-    release[..n].iter().for_each(|&r| real::free(r));
+    let p = q + HEADER;
+    if !live::prepare(p) {
+        return untrack(q, old.block.size.min(size), size);
+    }
+    // SAFETY: both blocks are live and at least this long.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            old.block.addr as *const u8,
+            p as *mut u8,
+            old.block.size.min(size),
+        )
+    };
+    let block = live::Block {
+        addr: p,
+        size,
+        site: u32::MAX,
+        birth: 0,
+    };
+    live::adopt(&block, 0);
+    record_free_nested(old.block.addr as *mut c_void);
+    free_raw(old.raw);
+    p as *mut c_void
+}
+
+/// The allocation `raw` holds `keep` bytes of a block at `raw + HEADER` that cannot be tracked: moves them
+/// into an untracked block of `size` bytes and frees `raw`.
+fn untrack(raw: usize, keep: usize, size: usize) -> *mut c_void {
+    let q = real::malloc(size);
+    if !q.is_null() {
+        // SAFETY: raw + HEADER holds keep bytes; q is a fresh block of size >= keep.
+        unsafe {
+            core::ptr::copy_nonoverlapping((raw + HEADER) as *const u8, q.cast::<u8>(), keep)
+        };
+    }
+    free_raw(raw);
     q
 }
 
@@ -252,23 +425,12 @@ unsafe extern "C" fn reallocarray_body(
     }
 }
 
-/// Shared body of the aligned allocators.
-#[inline]
-unsafe fn aligned(size: usize, caller: Caller, alloc: impl FnOnce() -> *mut c_void) -> *mut c_void {
-    if !active() {
-        return alloc();
-    }
-    let Some(b) = Busy::enter() else {
-        return alloc();
-    };
-    let p = alloc();
-    clear_fresh(p, 0, size);
-    book(|| record_alloc(b.thread(), p, size, caller));
-    p
-}
-
 unsafe extern "C" fn memalign_body(align: usize, size: usize, sp: usize, bp: usize) -> *mut c_void {
-    aligned(size, Caller { sp, bp }, || real::memalign(align, size))
+    if !align.is_power_of_two() {
+        // glibc rounds a non-power-of-two alignment up to the next power of two.
+        return memalign_body(align.checked_next_power_of_two().unwrap_or(0), size, sp, bp);
+    }
+    allocate(size, Place::aligned(align), false, Caller { sp, bp })
 }
 
 unsafe extern "C" fn aligned_alloc_body(
@@ -282,7 +444,7 @@ unsafe extern "C" fn aligned_alloc_body(
         real::set_errno(libc::EINVAL);
         return core::ptr::null_mut();
     }
-    aligned(size, Caller { sp, bp }, || real::memalign(align, size))
+    allocate(size, Place::aligned(align), false, Caller { sp, bp })
 }
 
 unsafe extern "C" fn posix_memalign_body(
@@ -296,7 +458,7 @@ unsafe extern "C" fn posix_memalign_body(
         return libc::EINVAL;
     }
     let saved = real::errno();
-    let p = aligned(size, Caller { sp, bp }, || real::memalign(align, size));
+    let p = allocate(size, Place::aligned(align), false, Caller { sp, bp });
     if p.is_null() {
         real::set_errno(saved);
         return libc::ENOMEM;
@@ -305,10 +467,23 @@ unsafe extern "C" fn posix_memalign_body(
     0
 }
 
+/// An aligned block for C++'s aligned `operator new` (`align` a power of two).
+pub fn aligned_block(size: usize, align: usize, caller: Caller) -> *mut c_void {
+    allocate(size, Place::aligned(align), false, caller)
+}
+
+const PAGE: usize = 4096;
+
 unsafe extern "C" fn valloc_body(size: usize, sp: usize, bp: usize) -> *mut c_void {
-    aligned(size, Caller { sp, bp }, || real::valloc(size))
+    allocate(size, Place::aligned(PAGE), false, Caller { sp, bp })
 }
 
 unsafe extern "C" fn pvalloc_body(size: usize, sp: usize, bp: usize) -> *mut c_void {
-    aligned(size, Caller { sp, bp }, || real::pvalloc(size))
+    // pvalloc rounds the size up to whole pages (and 0 to one page), as glibc's does; the block is that
+    // size (the program may use all of it), as Memcheck reports it.
+    let Some(rounded) = size.max(1).checked_next_multiple_of(PAGE) else {
+        real::set_errno(libc::ENOMEM);
+        return core::ptr::null_mut();
+    };
+    allocate(rounded, Place::aligned(PAGE), false, Caller { sp, bp })
 }

@@ -1,294 +1,422 @@
-//! The live-block table: address → (size, site id, birth tick) for every block not yet freed.
+//! The live blocks: what the agent knows of every block the program holds, without a lock on the hot path.
 //!
-//! Sharded by address so that threads allocating at once rarely meet on a lock; each shard is an
-//! open-addressing table with linear probing and backward-shift deletion (no tombstones, so lookups stay
-//! short however long the program runs). 16 bytes per entry (see [`Entry`]); shards grow at 3/4 load, so
-//! the table costs 21 to 43 bytes per live block.
+//! Each tracked block carries a 16-byte [`Header`] just in front of the address the program gets (its
+//! size, site and birth tick, and where the underlying allocation starts), and a byte map over the address
+//! space marks where tracked blocks start. malloc writes the header and one map byte; free reads the header
+//! (the block's own cache line, which the allocator touches anyway) and clears the byte. Plain stores, no
+//! locked instruction, no table lookup: a sharded hash table with a lock per shard cost a fifth of the
+//! agent's time (two locked operations per malloc/free pair, each draining the store buffer full of the
+//! block the program had just written). The map also answers "is this pointer ours?" for `free` of blocks
+//! allocated before the agent started, and lists every live block in address order for the leak scan.
+//!
+//! The map has one byte per 16-byte granule (value 1: a block starts at the granule, 2: at its second
+//! word), in regions of 4 GiB of address space with a 256 MiB map each, mapped without reserving memory
+//! (only the pages written become resident: at most 1/4096 of the heap per page touched, in practice under
+//! one byte per live block). A bitmap per region records which map pages were ever written, so that
+//! listing the blocks reads only those.
 
 use crate::mem;
-use crate::sync::SpinLock;
-use core::ptr::null_mut;
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
-const SHARD_BITS: u32 = 8;
-const SHARDS: usize = 1 << SHARD_BITS;
-const MIN_CAP: usize = 256;
+/// Bytes in front of every tracked block.
+pub const HEADER: usize = 16;
 
 /// What we know of one live block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Block {
     pub addr: usize,
     pub size: usize,
+    /// Site id; u32::MAX = none.
     pub site: u32,
+    /// Snapshot tick at birth, modulo 2^20.
     pub birth: u32,
 }
 
-/// A packed block: `key` = address / 8 (44 bits; 0 = empty slot) | birth tick (20 bits, wraps);
-/// `meta` = size (40 bits) | site id (24 bits; all ones = no site).
-#[derive(Clone, Copy)]
+/// Birth ticks are kept modulo 2^20.
+pub const BIRTH_MASK: u32 = (1 << 20) - 1;
+const SITE_BITS: u32 = 24;
+const NO_SITE: u64 = (1 << SITE_BITS) - 1;
+
+/// The header in front of a block: `size`, then site (24 bits) | birth (20 bits) | log2 of the distance
+/// from the underlying allocation's start to the block, in units of 16 bytes (6 bits).
 #[repr(C)]
-struct Entry {
-    key: u64,
+struct Header {
+    size: u64,
     meta: u64,
 }
 
-const ADDR_BITS: u32 = 44;
-const ADDR_MASK: u64 = (1 << ADDR_BITS) - 1;
-const SIZE_BITS: u32 = 40;
-const SIZE_MASK: u64 = (1 << SIZE_BITS) - 1;
-const NO_SITE: u64 = (1 << 24) - 1;
-/// Birth ticks are kept modulo 2^20.
-pub const BIRTH_MASK: u32 = (1 << 20) - 1;
-
-const EMPTY: Entry = Entry { key: 0, meta: 0 };
-
-impl Entry {
-    /// None for what cannot be packed (an address not 8-aligned, from some exotic allocator).
-    fn pack(b: &Block) -> Option<Entry> {
-        if b.addr % 8 != 0 || (b.addr as u64 >> 3) > ADDR_MASK {
-            return None;
+impl Header {
+    fn new(b: &Block, shift: u32) -> Header {
+        let site = (b.site as u64).min(NO_SITE);
+        Header {
+            size: b.size as u64,
+            meta: site | ((b.birth & BIRTH_MASK) as u64) << SITE_BITS | (shift as u64) << 44,
         }
-        let site = if b.site as u64 >= NO_SITE {
-            NO_SITE
-        } else {
-            b.site as u64
-        };
-        Some(Entry {
-            key: (b.addr as u64 >> 3) | ((b.birth & BIRTH_MASK) as u64) << ADDR_BITS,
-            meta: (b.size as u64).min(SIZE_MASK) | site << SIZE_BITS,
-        })
     }
 
-    #[inline]
-    fn addr(&self) -> usize {
-        ((self.key & ADDR_MASK) << 3) as usize
-    }
-
-    fn unpack(&self) -> Block {
-        let site = self.meta >> SIZE_BITS;
+    fn block(&self, addr: usize) -> Block {
+        let site = self.meta & NO_SITE;
         Block {
-            addr: self.addr(),
-            size: (self.meta & SIZE_MASK) as usize,
+            addr,
+            size: self.size as usize,
             site: if site == NO_SITE {
                 u32::MAX
             } else {
                 site as u32
             },
-            birth: (self.key >> ADDR_BITS) as u32,
+            birth: (self.meta >> SITE_BITS) as u32 & BIRTH_MASK,
         }
+    }
+
+    /// Distance from the underlying allocation's start to the block.
+    fn offset(&self) -> usize {
+        HEADER << ((self.meta >> 44) & 63)
     }
 }
 
-struct Shard {
-    entries: *mut Entry,
-    cap: usize,
-    len: usize,
+/// A tracked block as `free` finds it: the block and the allocation it lives in.
+#[derive(Clone, Copy, Debug)]
+pub struct Held {
+    pub block: Block,
+    /// Start of the underlying allocation (what the real allocator must be given back).
+    pub raw: usize,
+    /// `shift` of [`adopt`]: the block is `HEADER << shift` bytes into `raw`.
+    pub shift: u32,
 }
 
-// SAFETY: entries are only touched under the shard's lock.
-unsafe impl Send for Shard {}
+const REGION_BITS: u32 = 32;
+const ADDRESS_BITS: u32 = 47;
+const N_REGIONS: usize = 1 << (ADDRESS_BITS - REGION_BITS);
+const GRANULE_BITS: u32 = 4;
+const MAP_BYTES: usize = 1 << (REGION_BITS - GRANULE_BITS);
+const PAGE_BITS: u32 = 12;
+const MAP_PAGES: usize = MAP_BYTES >> PAGE_BITS;
 
-static SHARDS_: [SpinLock<Shard>; SHARDS] = [const {
-    SpinLock::new(Shard {
-        entries: null_mut(),
-        cap: 0,
-        len: 0,
-    })
-}; SHARDS];
+/// One 4 GiB region of the address space: its byte map and which of the map's pages were written.
+struct Region {
+    map: *mut AtomicU8,
+    touched: [AtomicU64; MAP_PAGES / 64],
+}
+
+static REGIONS: [AtomicPtr<Region>; N_REGIONS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; N_REGIONS];
 
 #[inline]
-fn hash(addr: usize) -> usize {
-    (addr as u64 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize
+fn region(addr: usize) -> Option<&'static Region> {
+    let p = REGIONS.get(addr >> REGION_BITS)?.load(Ordering::Acquire);
+    // SAFETY: regions are never freed once published.
+    (!p.is_null()).then(|| unsafe { &*p })
 }
 
+/// The map byte of `addr` (which must be 8-aligned) and the value that marks a block starting there.
 #[inline]
-fn shard_of(addr: usize) -> &'static SpinLock<Shard> {
-    &SHARDS_[hash(addr) >> (usize::BITS - SHARD_BITS)]
+fn slot(r: &Region, addr: usize) -> (&AtomicU8, u8) {
+    let i = (addr & ((1 << REGION_BITS) - 1)) >> GRANULE_BITS;
+    // SAFETY: i < MAP_BYTES; the map is MAP_BYTES long.
+    (unsafe { &*r.map.add(i) }, 1 + ((addr >> 3) & 1) as u8)
 }
 
-impl Shard {
-    fn slots(&mut self) -> &mut [Entry] {
-        if self.entries.is_null() {
-            return &mut [];
-        }
-        // SAFETY: entries points to cap entries we mapped.
-        unsafe { core::slice::from_raw_parts_mut(self.entries, self.cap) }
-    }
-
-    fn needs_grow(&self) -> bool {
-        (self.len + 1) * 4 > self.cap * 3
-    }
-
-    /// Moves every entry into the fresh (zeroed) table `p` of `cap` entries; returns the old table.
-    fn rehash_into(&mut self, p: *mut Entry, cap: usize) -> (*mut Entry, usize) {
-        let (old, old_cap) = (self.entries, self.cap);
-        self.entries = p;
-        self.cap = cap;
-        self.len = 0;
-        if !old.is_null() {
-            // SAFETY: old table had old_cap entries.
-            let olds = unsafe { core::slice::from_raw_parts(old, old_cap) };
-            for e in olds.iter().filter(|e| e.key != 0) {
-                self.place(*e);
-            }
-        }
-        (old, old_cap)
-    }
-
-    fn place(&mut self, e: Entry) {
-        let mask = self.cap - 1;
-        let slots = self.slots();
-        let addr = e.addr();
-        let mut i = hash(addr) & mask;
-        while slots[i].key != 0 {
-            if slots[i].addr() == addr {
-                break; // re-insert of an address we missed a free for: overwrite
-            }
-            i = (i + 1) & mask;
-        }
-        if slots[i].key == 0 {
-            self.len += 1;
-        }
-        self.slots()[i] = e;
-    }
-
-    fn remove(&mut self, addr: usize) -> Option<Entry> {
-        if self.cap == 0 {
-            return None;
-        }
-        let mask = self.cap - 1;
-        let slots = self.slots();
-        let mut i = hash(addr) & mask;
-        loop {
-            if slots[i].key == 0 {
-                return None;
-            }
-            if slots[i].addr() == addr {
-                break;
-            }
-            i = (i + 1) & mask;
-        }
-        let found = slots[i];
-        // Backward-shift deletion: pull later members of the probe run into the hole.
-        let mut hole = i;
-        let mut j = (i + 1) & mask;
-        while slots[j].key != 0 {
-            let home = hash(slots[j].addr()) & mask;
-            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
-                slots[hole] = slots[j];
-                hole = j;
-            }
-            j = (j + 1) & mask;
-        }
-        slots[hole] = EMPTY;
-        self.len -= 1;
-        Some(found)
-    }
-}
-
-/// Records a new live block.
+/// Makes sure blocks at `addr` can be tracked (maps its region on first use). False if `addr` is not
+/// 8-aligned or beyond the map, or the agent is out of memory: the block must then go untracked.
 #[inline]
-pub fn insert(b: Block) {
-    let Some(e) = Entry::pack(&b) else { return };
-    let shard = shard_of(b.addr);
-    let mut g = shard.lock();
-    if g.needs_grow() {
-        drop(g);
-        grow(shard);
-        g = shard.lock();
-        if g.needs_grow() {
-            return; // out of memory for bookkeeping: the block goes unrecorded rather than crash the program
-        }
-    }
-    g.place(e);
+pub fn prepare(addr: usize) -> bool {
+    addr % 8 == 0 && (region(addr).is_some() || new_region(addr))
 }
 
-/// Doubles a shard's table; the mmap and munmap happen with the lock released.
 #[cold]
-fn grow(shard: &SpinLock<Shard>) {
-    let want = (shard.lock().cap * 2).max(MIN_CAP);
-    let bytes = |cap: usize| cap * core::mem::size_of::<Entry>();
-    let p = mem::map(bytes(want)).cast::<Entry>();
-    if p.is_null() {
-        return;
-    }
-    let mut g = shard.lock();
-    let (old, old_cap) = if g.cap < want {
-        g.rehash_into(p, want)
-    } else {
-        (p, want)
+fn new_region(addr: usize) -> bool {
+    let Some(top) = REGIONS.get(addr >> REGION_BITS) else {
+        return false;
     };
-    drop(g);
-    if !old.is_null() {
-        mem::unmap(old.cast(), bytes(old_cap));
+    let r = mem::map(core::mem::size_of::<Region>()).cast::<Region>();
+    let map = mem::map_sparse(MAP_BYTES).cast::<AtomicU8>();
+    if r.is_null() || map.is_null() {
+        release_region(r, map);
+        return false;
+    }
+    // SAFETY: r is fresh zeroed memory of Region's size; zero is a valid bitmap.
+    unsafe { core::ptr::addr_of_mut!((*r).map).write(map) };
+    if top
+        .compare_exchange(
+            core::ptr::null_mut(),
+            r,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_err()
+    {
+        release_region(r, map); // another thread mapped it first
+    }
+    true
+}
+
+fn release_region(r: *mut Region, map: *mut AtomicU8) {
+    if !r.is_null() {
+        mem::unmap(r.cast(), core::mem::size_of::<Region>());
+    }
+    if !map.is_null() {
+        mem::unmap_sparse(map.cast(), MAP_BYTES);
     }
 }
 
-/// Forgets a block; returns what was recorded for it (None: not ours, e.g. allocated before the agent).
+/// Starts tracking block `b` (its region prepared by [`prepare`]), `HEADER << shift` bytes into its
+/// underlying allocation. Writes the header in front of it and marks it in the map.
 #[inline]
-pub fn remove(addr: usize) -> Option<Block> {
-    Some(shard_of(addr).lock().remove(addr)?.unpack())
-}
-
-/// Every live block, appended to `out` (takes each shard lock in turn).
-pub fn collect(out: &mut alloc::vec::Vec<Block>) {
-    for s in &SHARDS_ {
-        let mut g = s.lock();
-        out.extend(g.slots().iter().filter(|e| e.key != 0).map(Entry::unpack));
+pub fn adopt(b: &Block, shift: u32) {
+    let Some(r) = region(b.addr) else { return };
+    // SAFETY: the HEADER bytes in front of the block belong to its allocation and to us.
+    unsafe { ((b.addr - HEADER) as *mut Header).write(Header::new(b, shift)) };
+    let (byte, mark) = slot(r, b.addr);
+    byte.store(mark, Ordering::Release);
+    let page = (b.addr & ((1 << REGION_BITS) - 1)) >> (GRANULE_BITS + PAGE_BITS);
+    let word = &r.touched[page / 64];
+    let bit = 1u64 << (page % 64);
+    if word.load(Ordering::Relaxed) & bit == 0 {
+        word.fetch_or(bit, Ordering::Relaxed);
     }
 }
 
-/// Calls `f` on every live block, one shard at a time under its lock (nothing is copied; `f` must not
-/// allocate through the program's heap or touch the live table).
+/// The tracked block at `addr`, if there is one.
+#[inline]
+pub fn get(addr: usize) -> Option<Held> {
+    if addr % 8 != 0 {
+        return None;
+    }
+    let r = region(addr)?;
+    let (byte, mark) = slot(r, addr);
+    if byte.load(Ordering::Acquire) != mark {
+        return None;
+    }
+    // SAFETY: the map says a tracked block starts at addr, so its header is in front of it.
+    let h = unsafe { &*((addr - HEADER) as *const Header) };
+    let shift = ((h.meta >> 44) & 63) as u32;
+    Some(Held {
+        block: h.block(addr),
+        raw: addr - h.offset(),
+        shift,
+    })
+}
+
+/// Stops tracking the block at `addr` (it is being freed or moved); returns what was recorded for it.
+/// None: not a tracked block (allocated before the agent started, by another allocator, or not a block).
+#[inline]
+pub fn release(addr: usize) -> Option<Held> {
+    let held = get(addr)?;
+    let r = region(addr)?;
+    slot(r, addr).0.store(0, Ordering::Release);
+    Some(held)
+}
+
+/// Calls `f` on every live block in address order. The caller must keep the program from allocating or
+/// freeing meanwhile (the world is stopped, or the process is exiting), since headers are read directly.
 pub fn for_each(mut f: impl FnMut(&Block)) {
-    for s in &SHARDS_ {
-        let mut g = s.lock();
-        g.slots()
+    for_each_start(|addr| {
+        // SAFETY: no block changes while the world is stopped; the map says addr is a tracked block.
+        let h = unsafe { &*((addr - HEADER) as *const Header) };
+        f(&h.block(addr));
+    });
+}
+
+/// Every live block, appended to `out` in address order (see [`for_each`]).
+pub fn collect(out: &mut alloc::vec::Vec<Block>) {
+    for_each(|b| out.push(*b));
+}
+
+/// [`for_each`] while the program runs (the snapshot thread): headers are read with `process_vm_readv`,
+/// so that a block freed and unmapped meanwhile is skipped instead of faulting, and a block whose map mark
+/// went away during the read is left out. What a block being freed at that very moment reports may be
+/// stale; callers use this for statistics only.
+pub fn for_each_running(mut f: impl FnMut(&Block)) {
+    const BATCH: usize = 256;
+    let mut addrs = [0usize; BATCH];
+    let mut n = 0;
+    let mut flush = |addrs: &[usize]| {
+        let mut heads = [const { core::mem::MaybeUninit::<Header>::uninit() }; BATCH];
+        let got = read_headers(addrs, &mut heads);
+        for (i, &a) in addrs.iter().enumerate() {
+            if got[i / 64] & (1 << (i % 64)) != 0 && get(a).is_some() {
+                // SAFETY: read_headers filled entry i.
+                f(&unsafe { heads[i].assume_init_ref() }.block(a));
+            }
+        }
+    };
+    for_each_start(|a| {
+        addrs[n] = a;
+        n += 1;
+        if n == BATCH {
+            flush(&addrs);
+            n = 0;
+        }
+    });
+    flush(&addrs[..n]);
+}
+
+/// Reads the header of each block in `addrs` into `out`; returns which ones were read (a bitset).
+fn read_headers(addrs: &[usize], out: &mut [core::mem::MaybeUninit<Header>]) -> [u64; 4] {
+    let mut got = [0u64; 4];
+    let mut start = 0;
+    while start < addrs.len() {
+        let local: alloc::vec::Vec<libc::iovec> = (start..addrs.len())
+            .map(|i| libc::iovec {
+                iov_base: out[i].as_mut_ptr().cast(),
+                iov_len: HEADER,
+            })
+            .collect();
+        let remote: alloc::vec::Vec<libc::iovec> = addrs[start..]
             .iter()
-            .filter(|e| e.key != 0)
-            .for_each(|e| f(&e.unpack()));
+            .map(|&a| libc::iovec {
+                iov_base: (a - HEADER) as *mut _,
+                iov_len: HEADER,
+            })
+            .collect();
+        // SAFETY: every local iovec points into `out`; the kernel checks the remote ranges and stops at the
+        // first one it cannot read.
+        let read = unsafe {
+            libc::process_vm_readv(
+                libc::getpid(),
+                local.as_ptr(),
+                local.len() as libc::c_ulong,
+                remote.as_ptr(),
+                remote.len() as libc::c_ulong,
+                0,
+            )
+        };
+        let whole = read.max(0) as usize / HEADER;
+        for i in start..start + whole {
+            got[i / 64] |= 1 << (i % 64);
+        }
+        start += whole + 1; // skip the one that could not be read
+    }
+    got
+}
+
+/// Calls `f` on the address of every block the map marks, in address order. Reads only the map (agent
+/// memory), so it is safe while the program runs; the blocks themselves may be going away meanwhile.
+pub fn for_each_start(mut f: impl FnMut(usize)) {
+    for (ri, top) in REGIONS.iter().enumerate() {
+        let p = top.load(Ordering::Acquire);
+        if p.is_null() {
+            continue;
+        }
+        // SAFETY: published regions are never freed.
+        let r = unsafe { &*p };
+        for (wi, word) in r.touched.iter().enumerate() {
+            let mut bits = word.load(Ordering::Acquire);
+            while bits != 0 {
+                let page = wi * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                scan_map_page(r, ri, page, &mut f);
+            }
+        }
     }
 }
 
-/// Fork support: take every shard lock before `fork()`, release in both processes after.
-pub fn lock_all() {
-    SHARDS_.iter().for_each(|s| s.raw_lock());
-}
-
-pub fn unlock_all() {
-    SHARDS_.iter().for_each(|s| s.force_unlock());
+fn scan_map_page(r: &Region, ri: usize, page: usize, f: &mut impl FnMut(usize)) {
+    let first = page << PAGE_BITS;
+    // SAFETY: the page lies within the map; reading it as words (racing byte stores are harmless: a
+    // block appearing or going away at that moment is seen either way).
+    let words = unsafe {
+        core::slice::from_raw_parts(r.map.add(first).cast::<AtomicU64>(), (1 << PAGE_BITS) / 8)
+    };
+    for (i, w) in words.iter().enumerate() {
+        let v = w.load(Ordering::Relaxed);
+        if v == 0 {
+            continue;
+        }
+        for (k, mark) in v.to_le_bytes().into_iter().enumerate() {
+            if mark == 1 || mark == 2 {
+                let granule = first + i * 8 + k;
+                let addr = (ri << REGION_BITS) | granule << GRANULE_BITS | (mark as usize - 1) << 3;
+                f(addr);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A fake allocation of `n` words with room for a header, 16-aligned.
+    fn fake(n: usize) -> usize {
+        let v = alloc::vec![0u128; n / 2 + 2].leak();
+        v.as_ptr() as usize + HEADER
+    }
+
     #[test]
-    fn insert_remove_many() {
-        let base = 0x5555_0000_0000usize;
-        for i in 0..100_000 {
-            insert(Block {
-                addr: base + i * 32,
-                size: i,
-                site: i as u32,
-                birth: 0,
-            });
+    fn adopt_get_release_and_list() {
+        let mut addrs = alloc::vec::Vec::new();
+        for i in 0..1000 {
+            let a = fake(4);
+            assert!(prepare(a));
+            adopt(
+                &Block {
+                    addr: a,
+                    size: i,
+                    site: i as u32,
+                    birth: 7,
+                },
+                0,
+            );
+            addrs.push(a);
         }
-        for i in (0..100_000).step_by(2) {
-            assert_eq!(remove(base + i * 32).unwrap().size, i);
+        for (i, &a) in addrs.iter().enumerate().step_by(2) {
+            let h = release(a).unwrap();
+            assert_eq!(
+                (h.block.size, h.block.site, h.raw),
+                (i, i as u32, a - HEADER)
+            );
         }
-        assert!(remove(base + 2 * 32).is_none());
-        let mut v = alloc::vec::Vec::new();
-        collect(&mut v);
-        let mine: alloc::vec::Vec<_> = v
+        assert!(release(addrs[0]).is_none(), "released twice");
+        assert!(get(addrs[0] + 16).is_none(), "not a block start");
+        let mut seen = alloc::vec::Vec::new();
+        for_each(|b| {
+            if addrs.contains(&b.addr) {
+                seen.push(*b);
+            }
+        });
+        assert_eq!(seen.len(), 500);
+        assert!(seen.windows(2).all(|w| w[0].addr < w[1].addr));
+        assert!(seen
             .iter()
-            .filter(|b| b.addr >= base && b.addr < base + 100_000 * 32)
-            .collect();
-        assert_eq!(mine.len(), 50_000);
-        assert!(mine
-            .iter()
-            .all(|b| b.size % 2 == 1 && b.site as usize == b.size));
-        for i in (1..100_000).step_by(2) {
-            assert!(remove(base + i * 32).is_some());
+            .all(|b| b.size % 2 == 1 && b.site as usize == b.size && b.birth == 7));
+        for &a in addrs.iter().skip(1).step_by(2) {
+            assert!(release(a).is_some());
         }
+    }
+
+    #[test]
+    fn aligned_offsets_and_odd_words() {
+        let a = fake(64) + 48; // 64 bytes into its allocation: shift 2
+        assert!(prepare(a));
+        adopt(
+            &Block {
+                addr: a,
+                size: 5,
+                site: u32::MAX,
+                birth: BIRTH_MASK + 3,
+            },
+            2,
+        );
+        let h = get(a).unwrap();
+        assert_eq!(
+            (h.raw, h.shift, h.block.site, h.block.birth),
+            (a - 64, 2, u32::MAX, 2)
+        );
+        assert!(release(a).is_some());
+        // A block at the second word of a granule (8-aligned allocators).
+        let b = fake(4) + 8;
+        assert!(prepare(b));
+        let blk = Block {
+            addr: b,
+            size: 8,
+            site: 1,
+            birth: 0,
+        };
+        adopt(&blk, 0);
+        assert_eq!(get(b).unwrap().block, blk);
+        assert!(get(b - 8).is_none());
+        assert!(release(b).is_some());
+        assert!(!prepare(b + 1), "unaligned addresses are not tracked");
     }
 }

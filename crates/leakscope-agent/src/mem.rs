@@ -41,13 +41,27 @@ static CLASSES: [SpinLock<Class>; N_CLASSES] = [const {
 
 /// Maps `len` bytes of private anonymous memory and registers them as agent memory.
 pub fn map(len: usize) -> *mut u8 {
+    let p = map_with(len, 0);
+    if !p.is_null() {
+        MAPPED_BYTES.fetch_add(len, Ordering::Relaxed);
+    }
+    p
+}
+
+/// [`map`] for a large, sparsely written area: no swap space is reserved for it, and only the pages
+/// written ever take memory (so it is not counted in [`MAPPED_BYTES`]).
+pub fn map_sparse(len: usize) -> *mut u8 {
+    map_with(len, libc::MAP_NORESERVE)
+}
+
+fn map_with(len: usize, flags: libc::c_int) -> *mut u8 {
     // SAFETY: plain anonymous mapping; failure is reported as null.
     let p = unsafe {
         libc::mmap(
             null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags,
             -1,
             0,
         )
@@ -55,16 +69,20 @@ pub fn map(len: usize) -> *mut u8 {
     if p == libc::MAP_FAILED {
         return null_mut();
     }
-    MAPPED_BYTES.fetch_add(len, Ordering::Relaxed);
     REGIONS.add(p as usize, len);
     p.cast()
 }
 
 /// Returns a mapping made by [`map`].
 pub fn unmap(p: *mut u8, len: usize) {
-    REGIONS.remove(p as usize);
     MAPPED_BYTES.fetch_sub(len, Ordering::Relaxed);
-    // SAFETY: p/len came from `map`.
+    unmap_sparse(p, len);
+}
+
+/// Returns a mapping made by [`map_sparse`].
+pub fn unmap_sparse(p: *mut u8, len: usize) {
+    REGIONS.remove(p as usize);
+    // SAFETY: p/len came from `map` or `map_sparse`.
     unsafe { libc::munmap(p.cast(), len) };
 }
 

@@ -1,11 +1,17 @@
-//! Delayed frees, as Memcheck's queue of freed blocks (`--freelist-vol`).
+//! Delayed reuse of freed blocks, as Memcheck's queue of freed blocks (`--freelist-vol`).
 //!
-//! A freed block goes back to malloc only after `LEAKSCOPE_QUARANTINE_BYTES` (default 4 MB) of later frees
-//! by the same thread. Until then malloc cannot hand its address out again, so a pointer the program kept to
-//! a freed block (a global left dangling) points at nothing live instead of at some new block, and the scan
-//! does not take a lost block for reachable. Memcheck's verdicts depend on exactly this. Each thread has its
-//! own ring, so frees never contend on a lock; a thread's ring is emptied when it exits. Only tracked blocks
-//! of up to [`MAX_BLOCK`] bytes are held (larger ones are unmapped by glibc anyway).
+//! A freed block's memory is not handed out again until `LEAKSCOPE_QUARANTINE_BYTES` (default 1 MB) of
+//! later frees by the same thread. Until then malloc cannot return its address, so a pointer the program
+//! kept to a freed block (a global left dangling) points at nothing live instead of at some new block, and
+//! the scan does not take a lost block for reachable. Memcheck's verdicts depend on exactly this. Each
+//! thread has its own queue, so frees never contend on a lock; a thread's queue is emptied when it exits.
+//!
+//! Blocks that have served their time are *ripe*. Handing them back to glibc in the order they were freed
+//! defeats its per-size caches (every malloc then takes glibc's slow path through its bins, which made the
+//! quarantine cost a third of the agent's time), so small ripe glibc chunks are kept on per-size stacks
+//! and the next malloc of that chunk size takes one directly ([`Ring::take`]); only the overflow goes back
+//! to glibc. Only tracked blocks of up to [`MAX_BLOCK`] bytes are held (larger ones are unmapped by glibc
+//! anyway).
 
 use core::cell::Cell;
 use core::ffi::c_void;
@@ -17,13 +23,54 @@ const CAP: usize = 1 << 16;
 const MAX_EVICT: usize = 8;
 /// Length of the array [`Ring::defer`] fills.
 pub const OUT_LEN: usize = MAX_EVICT + 1;
+/// Ripe chunks are recycled for glibc chunk sizes up to this many 16-byte units.
+const CLASSES: usize = 65;
+/// Ripe chunks kept per chunk size.
+const STACK: usize = 128;
 
-/// One thread's freed blocks, oldest first.
+/// One thread's freed blocks (oldest first) and its ripe chunks by size.
 pub struct Ring {
+    /// (allocation, bytes held | chunk class << 48); mapped on first use.
     slots: Cell<*mut (usize, usize)>,
     head: Cell<usize>,
     len: Cell<usize>,
     bytes: Cell<usize>,
+    /// Ripe chunks, per chunk class (chunk size / 16; 0 = not recyclable); mapped with `slots`.
+    ripe: Cell<*mut Ripe>,
+}
+
+struct Ripe {
+    len: [u8; CLASSES],
+    chunks: [[usize; STACK]; CLASSES],
+}
+
+const CLASS_SHIFT: u32 = 48;
+
+/// glibc's chunk size class of an allocation of `total` bytes (its `request2size` / 16), 0 if not
+/// recycled.
+#[inline]
+pub fn class_for_request(total: usize) -> usize {
+    let chunk = ((total + 8 + 15) & !15).max(32);
+    match chunk / 16 {
+        c if c < CLASSES && !crate::real::custom() => c,
+        _ => 0,
+    }
+}
+
+/// The chunk class of a glibc allocation being held (0: mmapped, too large, or another allocator's).
+fn class_of_chunk(raw: usize) -> usize {
+    if crate::real::custom() {
+        return 0;
+    }
+    // SAFETY: raw is a live glibc allocation: the word before it is its chunk's size field.
+    let size = unsafe { *(raw as *const usize).sub(1) };
+    if size & 2 != 0 {
+        return 0; // mmapped
+    }
+    match (size & !7) / 16 {
+        c if c < CLASSES => c,
+        _ => 0,
+    }
 }
 
 impl Ring {
@@ -33,67 +80,123 @@ impl Ring {
             head: Cell::new(0),
             len: Cell::new(0),
             bytes: Cell::new(0),
+            ripe: Cell::new(core::ptr::null_mut()),
         }
     }
 
-    /// Queues the freed block `p` of `size` bytes. The caller must `free` the blocks written to `out` (the
-    /// oldest ones, now past the limit, or `p` itself if it cannot be held) and returns how many.
-    pub fn defer(&self, p: *mut c_void, size: usize, out: &mut [*mut c_void; OUT_LEN]) -> usize {
+    /// Queues the freed allocation `raw`, which held a block of `size` bytes. The caller must `free` the
+    /// allocations written to `out` (ripe ones that are not kept, or `raw` itself if it cannot be held)
+    /// and returns how many.
+    pub fn defer(&self, raw: *mut c_void, size: usize, out: &mut [*mut c_void; OUT_LEN]) -> usize {
         let limit = crate::config::quarantine_bytes();
         if size > MAX_BLOCK || size > limit || !self.mapped() {
-            out[0] = p;
+            out[0] = raw;
             return 1;
         }
         let slots = self.slots.get();
         let mut n = 0;
+        let mut evicted = 0;
         while self.len.get() > 0
-            && n < MAX_EVICT
+            && evicted < MAX_EVICT
             && (self.len.get() == CAP || self.bytes.get() + size > limit)
         {
             let head = self.head.get();
             // SAFETY: head < CAP indexes the mapped ring.
-            let (old, old_size) = unsafe { *slots.add(head) };
+            let (old, tagged) = unsafe { *slots.add(head) };
             self.head.set((head + 1) % CAP);
             self.len.set(self.len.get() - 1);
-            self.bytes.set(self.bytes.get() - old_size);
-            out[n] = old as *mut c_void;
-            n += 1;
+            self.bytes
+                .set(self.bytes.get() - (tagged & ((1 << CLASS_SHIFT) - 1)));
+            evicted += 1;
+            if !self.keep_ripe(old, tagged >> CLASS_SHIFT) {
+                out[n] = old as *mut c_void;
+                n += 1;
+            }
         }
         if self.len.get() == CAP {
-            out[n] = p;
+            out[n] = raw;
             return n + 1;
         }
         let tail = (self.head.get() + self.len.get()) % CAP;
+        let class = class_of_chunk(raw as usize);
         // SAFETY: tail < CAP indexes the mapped ring.
-        unsafe { *slots.add(tail) = (p as usize, size) };
+        unsafe { *slots.add(tail) = (raw as usize, size | class << CLASS_SHIFT) };
         self.len.set(self.len.get() + 1);
         self.bytes.set(self.bytes.get() + size);
         n
     }
 
+    /// Puts a ripe chunk on its size's stack; false if it must go back to glibc.
+    fn keep_ripe(&self, raw: usize, class: usize) -> bool {
+        let ripe = self.ripe.get();
+        if class == 0 || ripe.is_null() {
+            return false;
+        }
+        // SAFETY: ripe is mapped (with the ring) and only this thread touches it.
+        let r = unsafe { &mut *ripe };
+        let len = r.len[class] as usize;
+        if len == STACK {
+            return false;
+        }
+        r.chunks[class][len] = raw;
+        r.len[class] += 1;
+        true
+    }
+
+    /// A ripe chunk of glibc chunk class `class` (see [`class_for_request`]), if one is kept.
+    #[inline]
+    pub fn take(&self, class: usize) -> Option<usize> {
+        let ripe = self.ripe.get();
+        if class == 0 || ripe.is_null() {
+            return None;
+        }
+        // SAFETY: as in keep_ripe.
+        let r = unsafe { &mut *ripe };
+        let len = r.len[class] as usize;
+        if len == 0 {
+            return None;
+        }
+        r.len[class] -= 1;
+        Some(r.chunks[class][len - 1])
+    }
+
     fn mapped(&self) -> bool {
         if self.slots.get().is_null() {
             let p = crate::mem::map(CAP * core::mem::size_of::<(usize, usize)>());
+            let r = crate::mem::map(core::mem::size_of::<Ripe>());
+            if p.is_null() || r.is_null() {
+                return false; // (a lost mapping here is only agent memory)
+            }
+            self.ripe.set(r.cast());
             self.slots.set(p.cast());
         }
-        !self.slots.get().is_null()
+        true
     }
 
-    /// Frees every held block and returns the ring's memory (the thread is exiting).
+    /// Frees every held and ripe block and returns the ring's memory (the thread is exiting).
     pub fn drain(&self) {
         let slots = self.slots.get();
         if slots.is_null() {
             return;
         }
+        let free = |p: usize| {
+            // SAFETY: a block the program freed and we held back: freeing it now is the free it asked for.
+            unsafe { crate::real::free(p as *mut c_void) }
+        };
         for i in 0..self.len.get() {
             // SAFETY: the first `len` slots from `head` hold blocks.
-            let (p, _) = unsafe { *slots.add((self.head.get() + i) % CAP) };
-            // SAFETY: a block the program freed and we held back: freeing it now is the free it asked for.
-            unsafe { crate::real::free(p as *mut c_void) };
+            free(unsafe { *slots.add((self.head.get() + i) % CAP) }.0);
+        }
+        // SAFETY: mapped with the ring.
+        let r = unsafe { &*self.ripe.get() };
+        for (class, stack) in r.chunks.iter().enumerate() {
+            stack[..r.len[class] as usize].iter().for_each(|&p| free(p));
         }
         self.len.set(0);
         self.bytes.set(0);
         self.slots.set(core::ptr::null_mut());
         crate::mem::unmap(slots.cast(), CAP * core::mem::size_of::<(usize, usize)>());
+        crate::mem::unmap(self.ripe.get().cast(), core::mem::size_of::<Ripe>());
+        self.ripe.set(core::ptr::null_mut());
     }
 }

@@ -15,23 +15,13 @@ extern "C" {
     fn __libc_realloc(p: *mut c_void, size: usize) -> *mut c_void;
     fn __libc_free(p: *mut c_void);
     fn __libc_memalign(align: usize, size: usize) -> *mut c_void;
-    fn __libc_valloc(size: usize) -> *mut c_void;
-    fn __libc_pvalloc(size: usize) -> *mut c_void;
     fn __errno_location() -> *mut i32;
 }
 
 static CUSTOM: AtomicBool = AtomicBool::new(false);
-/// Next definitions: malloc, calloc, realloc, free, memalign, valloc, pvalloc.
-static NEXT: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
-const NAMES: [&core::ffi::CStr; 7] = [
-    c"malloc",
-    c"calloc",
-    c"realloc",
-    c"free",
-    c"memalign",
-    c"valloc",
-    c"pvalloc",
-];
+/// Next definitions: malloc, calloc, realloc, free, memalign.
+static NEXT: [AtomicUsize; 5] = [const { AtomicUsize::new(0) }; 5];
+const NAMES: [&core::ffi::CStr; 5] = [c"malloc", c"calloc", c"realloc", c"free", c"memalign"];
 
 /// Looks for a non-glibc allocator after the agent in symbol lookup order. Called once, early.
 pub fn detect() {
@@ -47,7 +37,7 @@ pub fn detect() {
                 Ordering::Relaxed,
             );
         }
-        if NEXT[..5].iter().all(|f| f.load(Ordering::Relaxed) != 0) {
+        if NEXT.iter().all(|f| f.load(Ordering::Relaxed) != 0) {
             CUSTOM.store(true, Ordering::Release);
         }
     }
@@ -117,32 +107,21 @@ pub fn memalign(align: usize, size: usize) -> *mut c_void {
     }
 }
 
-#[inline]
-pub fn valloc(size: usize) -> *mut c_void {
-    // SAFETY: as above.
-    unsafe {
-        if custom() {
-            return match NEXT[5].load(Ordering::Relaxed) {
-                0 => memalign(4096, size),
-                _ => next!(5, unsafe extern "C" fn(usize) -> *mut c_void)(size),
-            };
-        }
-        __libc_valloc(size)
+/// The allocator's `malloc_usable_size` (looked up on first use: glibc exports no `__libc_` name for it).
+///
+/// # Safety
+/// `p` must be null or a live block of the program's allocator.
+pub unsafe fn usable_size(p: *mut c_void) -> usize {
+    static NEXT_USABLE: AtomicUsize = AtomicUsize::new(0);
+    let mut f = NEXT_USABLE.load(Ordering::Acquire);
+    if f == 0 {
+        f = libc::dlsym(libc::RTLD_NEXT, c"malloc_usable_size".as_ptr()) as usize;
+        NEXT_USABLE.store(f, Ordering::Release);
     }
-}
-
-#[inline]
-pub fn pvalloc(size: usize) -> *mut c_void {
-    // SAFETY: as above.
-    unsafe {
-        if custom() {
-            return match NEXT[6].load(Ordering::Relaxed) {
-                0 => memalign(4096, (size.max(1) + 4095) & !4095),
-                _ => next!(6, unsafe extern "C" fn(usize) -> *mut c_void)(size),
-            };
-        }
-        __libc_pvalloc(size)
+    if f == 0 {
+        return 0;
     }
+    core::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void) -> usize>(f)(p)
 }
 
 pub fn set_errno(e: i32) {

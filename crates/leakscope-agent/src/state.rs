@@ -454,12 +454,10 @@ pub fn weight(size: usize) -> (u64, u64) {
     }
 }
 
-/// Records a block the program just received from a call by `caller`, for thread `t` (inside the agent).
+/// Records the block `p` (of `size` bytes, `HEADER << shift` bytes into its allocation) the program just
+/// received from a call by `caller`, for thread `t` (inside the agent).
 #[inline]
-pub fn record_alloc(t: &ThreadState, p: *mut c_void, size: usize, caller: unwind::Caller) {
-    if p.is_null() {
-        return;
-    }
+pub fn record_alloc(t: &ThreadState, p: usize, size: usize, shift: u32, caller: unwind::Caller) {
     let rate = crate::config::sample_rate();
     let sampled = rate == 0 || size as u64 >= rate || t.sampler.take(size, rate);
     let site = if sampled {
@@ -470,12 +468,13 @@ pub fn record_alloc(t: &ThreadState, p: *mut c_void, size: usize, caller: unwind
     if let Some(s) = stacks::by_id(site).filter(|_| sampled) {
         s.on_alloc(weight(size), t.stripe.min(stacks::SHARED));
     }
-    crate::live::insert(crate::live::Block {
-        addr: p as usize,
+    let block = crate::live::Block {
+        addr: p,
         size,
         site,
         birth: TICK.load(Ordering::Relaxed),
-    });
+    };
+    crate::live::adopt(&block, shift);
 }
 
 /// Takes a block that is going away out of its site's counts (thread `t`, inside the agent).
@@ -490,18 +489,18 @@ fn forget_in(b: &crate::live::Block, stripe: usize) {
     }
 }
 
-/// Forgets a block being freed (or moved by realloc) by thread `t`; returns its old size if it was ours.
+/// Forgets a tracked block being freed (or moved) by thread `t`; None if `p` is not one.
 #[inline]
-pub fn record_free(t: &ThreadState, p: *mut c_void) -> Option<usize> {
-    let b = crate::live::remove(p as usize)?;
-    forget(t, &b);
-    Some(b.size)
+pub fn record_free(t: &ThreadState, p: *mut c_void) -> Option<crate::live::Held> {
+    let h = crate::live::release(p as usize)?;
+    forget(t, &h.block);
+    Some(h)
 }
 
 /// [`record_free`] for a free made while this thread is already inside the agent (libc's cleanup, a signal
 /// handler): it may have interrupted an update of the thread's own stripe, so it counts in the shared one.
-pub fn record_free_nested(p: *mut c_void) {
-    if let Some(b) = crate::live::remove(p as usize) {
-        forget_in(&b, stacks::SHARED);
-    }
+pub fn record_free_nested(p: *mut c_void) -> Option<crate::live::Held> {
+    let h = crate::live::release(p as usize)?;
+    forget_in(&h.block, stacks::SHARED);
+    Some(h)
 }
