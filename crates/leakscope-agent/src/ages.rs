@@ -30,18 +30,22 @@ fn unwrap_birth(now: u32, birth: u32) -> u64 {
     u64::from(now.wrapping_sub(age))
 }
 
-/// Writes one Ages record for every site that has live blocks. The world must be stopped unless the
-/// trigger is periodic (the snapshot thread, while the program runs).
-pub fn emit(trigger: AgesTrigger) {
+/// Writes one Ages record for every site that has live `blocks` (a list taken with the world stopped).
+pub fn emit(trigger: AgesTrigger, blocks: &[live::Block]) {
+    emit_with(trigger, |f| blocks.iter().for_each(f));
+}
+
+/// Writes a periodic Ages record from the snapshot thread, while the program runs.
+pub fn emit_periodic() {
+    emit_with(AgesTrigger::Periodic, |f| live::for_each_running(f));
+}
+
+fn emit_with(trigger: AgesTrigger, each: impl FnOnce(&mut dyn FnMut(&live::Block))) {
     let now = TICK.load(Ordering::Relaxed);
     let width = width_for(now.into());
     // site id → index in `hist` (u32::MAX: none yet).
     let mut slot_of: Vec<u32> = Vec::new();
     let mut hist: Vec<(u32, [(u64, u64); BUCKETS])> = Vec::new();
-    let each = |f: &mut dyn FnMut(&live::Block)| match trigger {
-        AgesTrigger::Periodic => live::for_each_running(f),
-        _ => live::for_each(f),
-    };
     each(&mut |b| {
         if b.site == u32::MAX || state::is_unsampled(b.site) {
             return;

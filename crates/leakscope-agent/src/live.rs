@@ -319,15 +319,14 @@ fn scan_map_page(r: &Region, ri: usize, page: usize, f: &mut impl FnMut(usize)) 
         core::slice::from_raw_parts(r.map.add(first).cast::<AtomicU64>(), (1 << PAGE_BITS) / 8)
     };
     for (i, w) in words.iter().enumerate() {
-        let v = w.load(Ordering::Relaxed);
-        if v == 0 {
-            continue;
-        }
-        for (k, mark) in v.to_le_bytes().into_iter().enumerate() {
+        let mut v = w.load(Ordering::Relaxed);
+        while v != 0 {
+            let k = v.trailing_zeros() as usize / 8;
+            let mark = (v >> (8 * k)) as u8;
+            v &= !(0xff << (8 * k));
             if mark == 1 || mark == 2 {
                 let granule = first + i * 8 + k;
-                let addr = (ri << REGION_BITS) | granule << GRANULE_BITS | (mark as usize - 1) << 3;
-                f(addr);
+                f((ri << REGION_BITS) | granule << GRANULE_BITS | (mark as usize - 1) << 3);
             }
         }
     }

@@ -42,15 +42,15 @@ pub fn final_report(at: ExitPoint) {
         run_freeres();
     }
     state::STATE.store(state::FINISHED, Ordering::Release);
-    let (leaks, records_sites, estimates) = classify(Some(at.floor_sp), at.regs, &w, Trigger::Exit);
+    let c = classify(Some(at.floor_sp), at.regs, &w, Trigger::Exit);
     state::emit_modules();
-    writer::define_sites(records_sites.iter().copied().chain(live_site_ids()));
-    writer::emit(&Record::Leaks(leaks));
-    if let Some(e) = estimates {
+    writer::define_sites(c.sites.iter().copied().chain(live_site_ids()));
+    writer::emit(&Record::Leaks(c.leaks));
+    if let Some(e) = c.estimates {
         writer::emit(&Record::Estimates(e));
     }
     emit_final_snapshot();
-    crate::ages::emit(leakscope_trace::AgesTrigger::Exit);
+    crate::ages::emit(leakscope_trace::AgesTrigger::Exit, &c.blocks);
     for tid in &w.missed {
         warn(&format!("thread {tid} could not be stopped for the leak scan (signals blocked?); its registers were not scanned"));
     }
@@ -122,17 +122,25 @@ pub fn live_check() {
         return;
     }
     let w = world::stop_others();
-    let (mut leaks, sites, estimates) = classify(None, None, &w, Trigger::Check);
+    let mut c = classify(None, None, &w, Trigger::Check);
     let resumed = world::release();
-    leaks.stats.pause_ns = resumed.saturating_sub(w.pause_start_ns);
+    c.leaks.stats.pause_ns = resumed.saturating_sub(w.pause_start_ns);
     state::emit_modules();
-    writer::define_sites(sites.into_iter());
-    writer::emit(&Record::Leaks(leaks));
-    if let Some(e) = estimates {
+    writer::define_sites(c.sites.into_iter());
+    writer::emit(&Record::Leaks(c.leaks));
+    if let Some(e) = c.estimates {
         writer::emit(&Record::Estimates(e));
     }
     crate::timeline::write_snapshot();
-    crate::ages::emit(leakscope_trace::AgesTrigger::Check);
+    crate::ages::emit(leakscope_trace::AgesTrigger::Check, &c.blocks);
+}
+
+/// What a scan found: the loss records, the sites they name, sampled estimates, and the blocks scanned.
+struct Classified {
+    leaks: Leaks,
+    sites: Vec<u32>,
+    estimates: Option<Estimates>,
+    blocks: Vec<Block>,
 }
 
 /// Classifies every live block. `floor_sp`: where the calling thread's live stack begins (None: the caller
@@ -142,8 +150,9 @@ fn classify(
     regs: Option<&[usize]>,
     w: &world::World,
     trigger: Trigger,
-) -> (Leaks, Vec<u32>, Option<Estimates>) {
-    let mut blocks = Vec::new();
+) -> Classified {
+    let live: u64 = stacks::all().iter().map(|s| s.sample().live_blocks).sum();
+    let mut blocks = Vec::with_capacity(live as usize + live as usize / 8 + 64);
     live::collect(&mut blocks);
     blocks.sort_unstable_by_key(|b| b.addr);
     let maps = maps::read();
@@ -220,7 +229,13 @@ fn classify(
         records: records.into_values().collect(),
         stats,
     };
-    (leaks, sites, estimates)
+    drop(scan);
+    Classified {
+        leaks,
+        sites,
+        estimates,
+        blocks,
+    }
 }
 
 fn is_special(m: &Mapping) -> bool {

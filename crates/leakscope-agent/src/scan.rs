@@ -9,15 +9,14 @@
 //!    from it becomes Indirect and its bytes (plus those it already led) count as the leader's indirect
 //!    bytes. Leaders that remain are Definite.
 //!
-//! What we cannot copy: Memcheck ignores words it knows are uninitialised; we see every word. glibc's
-//! malloc keeps pointers to free chunks' headers in its arena (bins, top); such a pointer lands exactly 8
-//! bytes before the usable end of the block below it, so those exact values are ignored (see `is_chunk_header`).
+//! What we cannot copy: Memcheck ignores words it knows are uninitialised; we see every word (the agent
+//! zero-fills new blocks and keeps a margin after each, so that neither stale data nor glibc's pointers to
+//! its chunk headers look like pointers into a block).
 
 use crate::live::Block;
 use crate::maps::Mapping;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::ffi::c_void;
 
 pub const UNREACHED: u8 = 0;
 pub const POSSIBLE: u8 = 1;
@@ -27,10 +26,6 @@ pub const INDIRECT: u8 = 3;
 const PENDING: u8 = 0x80;
 
 const WORD: usize = core::mem::size_of::<usize>();
-
-extern "C" {
-    fn malloc_usable_size(p: *mut c_void) -> usize;
-}
 
 const GRANULE_SHIFT: u32 = 9;
 /// Blocks further apart than this start a new cluster (keeps granule tables proportional to heap size).
@@ -129,18 +124,12 @@ pub struct Scan<'a> {
     lo: usize,
     hi: usize,
     maps: &'a [Mapping],
-    /// glibc's heap: filter pointers to free chunks' headers.
-    glibc: bool,
     pub scanned_bytes: u64,
 }
 
 impl<'a> Scan<'a> {
     /// `blocks` must be the live blocks, sorted by address.
     pub fn new(blocks: &'a [Block], maps: &'a [Mapping]) -> Self {
-        Self::with_heap(blocks, maps, !crate::real::custom())
-    }
-
-    fn with_heap(blocks: &'a [Block], maps: &'a [Mapping], glibc: bool) -> Self {
         let lo = blocks.first().map_or(0, |b| b.addr);
         let hi = blocks
             .iter()
@@ -156,7 +145,6 @@ impl<'a> Scan<'a> {
             lo,
             hi,
             maps,
-            glibc,
             scanned_bytes: 0,
         }
     }
@@ -177,25 +165,7 @@ impl<'a> Scan<'a> {
         if ptr < self.lo || ptr >= self.hi {
             return None;
         }
-        let i = self.index.containing(self.blocks, ptr)?;
-        let b = &self.blocks[i];
-        if ptr != b.addr && self.is_chunk_header(b, ptr) {
-            return None;
-        }
-        Some(i)
-    }
-
-    /// glibc keeps pointers to free chunks' headers (arena bins, `top`). The header of the chunk after
-    /// block `b` sits 8 bytes before `b`'s usable end, inside `b` when `b` uses its last 8 bytes: such a
-    /// value is malloc's, not the program's.
-    #[cold]
-    fn is_chunk_header(&self, b: &Block, ptr: usize) -> bool {
-        if !self.glibc || ptr % 16 != 0 {
-            return false;
-        }
-        // SAFETY: b is a live block of glibc's allocator.
-        let usable = unsafe { malloc_usable_size(b.addr as *mut c_void) };
-        usable >= 8 && ptr == b.addr + usable - 8
+        self.index.containing(self.blocks, ptr)
     }
 
     fn push(&mut self, i: usize) {
@@ -412,7 +382,7 @@ mod tests {
         set(b[1].addr, b[0].addr);
         set(b[2].addr, b[3].addr);
         set(b[5].addr + 8, b[6].addr + 8);
-        let mut s = Scan::with_heap(&b, &[], false);
+        let mut s = Scan::new(&b, &[]);
         s.scan_root_words(&[b[4].addr + 16, b[5].addr, 12345]);
         s.finish();
         assert_eq!(
@@ -458,7 +428,7 @@ mod tests {
         let b = blocks_in(&mut arena, &[24, 16, 8 + 3 * 8]);
         set(b[0].addr, b[1].addr); // 0 -> 1
         set(b[2].addr, 3); // new[] cookie: 3 elements of 8 bytes
-        let mut s = Scan::with_heap(&b, &[], false);
+        let mut s = Scan::new(&b, &[]);
         s.scan_root_words(&[b[0].addr + 8, b[0].addr, b[2].addr + 8]);
         s.finish();
         assert_eq!(states(&s), vec![REACHABLE, REACHABLE, REACHABLE]);

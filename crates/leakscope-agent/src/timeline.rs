@@ -121,7 +121,7 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
             let tick = TICK.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
             write_snapshot();
             if leakscope_trace::periodic_ages_due(tick.into()) {
-                crate::ages::emit(leakscope_trace::AgesTrigger::Periodic);
+                crate::ages::emit_periodic();
             }
         }
     }
