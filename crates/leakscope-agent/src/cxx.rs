@@ -77,7 +77,10 @@ macro_rules! aligned_stub {
                 ".cfi_adjust_cfa_offset -8",
                 "test rax, rax",
                 "jz 2f",
+                "cmp byte ptr [rip + {scrub}], 0",
+                "je 4f",
                 crate::hooks::scrub_asm!(),
+                "4:",
                 "ret",
                 "2:",
                 "test r11, r11",
@@ -87,6 +90,7 @@ macro_rules! aligned_stub {
                 "ud2",
                 ".cfi_endproc",
                 alloc = sym aligned_new,
+                scrub = sym crate::hooks::SCRUB,
             )
         }
     };

@@ -45,6 +45,9 @@ macro_rules! scrub_asm {
 }
 pub(crate) use scrub_asm;
 
+/// Whether allocation functions scrub on return (see [`scrub_asm`]; off in sampled mode by default).
+pub static SCRUB: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
+
 /// Exports an allocation function as a stub that passes the caller's stack pointer and RBP at entry (in
 /// the next two argument registers, named here) on to `$body`, calls it, and scrubs the stack the call
 /// used. The stack walk then starts at the program's frame instead of stepping out of the agent's own
@@ -61,12 +64,16 @@ macro_rules! entry_stub {
                 "sub rsp, 8",
                 ".cfi_adjust_cfa_offset 8",
                 "call {body}",
+                "cmp byte ptr [rip + {scrub}], 0",
+                "je 2f",
                 scrub_asm!(),
+                "2:",
                 "add rsp, 8",
                 ".cfi_adjust_cfa_offset -8",
                 "ret",
                 ".cfi_endproc",
                 body = sym $body,
+                scrub = sym SCRUB,
             )
         }
     };
@@ -90,7 +97,7 @@ entry_stub!(pvalloc(_size: usize) -> *mut c_void, pvalloc_body, "rsi", "rdx");
 /// would cost time and resident memory).
 #[inline]
 fn clear_fresh(raw: usize, p: usize, from: usize, size: usize) {
-    if from >= size {
+    if from >= size || !crate::config::precise() {
         return;
     }
     // SAFETY: p is a block of at least `size` bytes the program has not seen yet, inside the allocation
@@ -194,24 +201,30 @@ fn alloc_tracked(
     zeroed: bool,
     caller: Caller,
 ) -> *mut c_void {
-    let (raw, zeroed) = match place.recycled(t, size) {
-        Some(raw) => (raw, false),
-        None => (place.alloc(size, zeroed), zeroed),
-    };
+    let recycled = place.recycled(t, size);
+    let raw = recycled.unwrap_or_else(|| place.alloc(size, zeroed));
     if raw == 0 {
         return core::ptr::null_mut();
     }
     let p = raw + place.offset();
-    if !book(|| live::prepare(p)) {
-        // SAFETY: raw is the allocation we just made.
-        unsafe { real::free(raw as *mut c_void) };
-        return place.alloc_untracked(size, zeroed);
+    let tracked = book(|| {
+        if !live::prepare(p) {
+            return false;
+        }
+        match (zeroed, recycled.is_some()) {
+            // SAFETY: p has size bytes in raw, which the program has not seen yet.
+            (true, true) => unsafe { core::ptr::write_bytes(p as *mut u8, 0, size) },
+            (true, false) => {} // calloc's memory is clear
+            (false, _) => clear_fresh(raw, p, 0, size),
+        }
+        record_alloc(t, p, size, place.shift, caller);
+        true
+    });
+    if tracked {
+        return p as *mut c_void;
     }
-    if !zeroed {
-        clear_fresh(raw, p, 0, size);
-    }
-    book(|| record_alloc(t, p, size, place.shift, caller));
-    p as *mut c_void
+    free_raw(raw);
+    place.alloc_untracked(size, zeroed)
 }
 
 /// Body of every allocation function but realloc.

@@ -246,15 +246,31 @@ fn is_special(m: &Mapping) -> bool {
     ) || (p.starts_with("/dev/") && p != "/dev/zero" && !p.starts_with("/dev/shm/"))
 }
 
-/// An anonymous mapping that belongs to malloc: it holds a live block, or it is a 64 MiB-aligned
-/// glibc arena heap.
-fn is_malloc_region(m: &Mapping, blocks: &[Block]) -> bool {
+/// An anonymous mapping that belongs to malloc: it holds a live block, or it is a glibc arena heap.
+fn is_malloc_region(m: &Mapping, maps: &[Mapping], blocks: &[Block]) -> bool {
     if m.is_file() {
         return false;
     }
     let i = blocks.partition_point(|b| b.addr < m.start);
-    blocks.get(i).is_some_and(|b| b.addr < m.end)
-        || (m.start % (64 << 20) == 0 && m.path.is_empty())
+    blocks.get(i).is_some_and(|b| b.addr < m.end) || is_arena_heap(m, maps)
+}
+
+/// glibc reserves each heap of a thread arena as 64 MiB, 64 MiB-aligned, and makes the part in use
+/// read-write: the mapping starts at a 64 MiB boundary and either fills the 64 MiB or is followed by the
+/// reserved rest (no access). A thread stack that happens to start at such a boundary is not followed by
+/// that (its guard page lies below it), so it is still scanned.
+fn is_arena_heap(m: &Mapping, maps: &[Mapping]) -> bool {
+    const HEAP_MAX: usize = 64 << 20;
+    if m.start % HEAP_MAX != 0 || !m.path.is_empty() {
+        return false;
+    }
+    if m.end - m.start == HEAP_MAX {
+        return true;
+    }
+    let next = maps.iter().find(|n| n.start == m.end);
+    next.is_some_and(|n| {
+        !n.read && !n.write && !n.exec && n.path.is_empty() && n.end == m.start + HEAP_MAX
+    })
 }
 
 /// The root set: writable mappings that are not malloc's, not the agent's, and, for thread stacks, only the
@@ -274,7 +290,7 @@ fn root_ranges(maps: &[Mapping], blocks: &[Block], sps: &[usize]) -> Vec<(usize,
             .min();
         let lo = match sp {
             Some(sp) => sp & !(core::mem::size_of::<usize>() - 1),
-            None if is_malloc_region(m, blocks) => continue,
+            None if is_malloc_region(m, maps, blocks) => continue,
             None => m.start,
         };
         subtract(lo, m.end, &exclude, &mut roots);
