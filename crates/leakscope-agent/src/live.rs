@@ -9,11 +9,12 @@
 //! block the program had just written). The map also answers "is this pointer ours?" for `free` of blocks
 //! allocated before the agent started, and lists every live block in address order for the leak scan.
 //!
-//! The map has one byte per 16-byte granule (value 1: a block starts at the granule, 2: at its second
-//! word), in regions of 4 GiB of address space with a 256 MiB map each, mapped without reserving memory
-//! (only the pages written become resident: at most 1/4096 of the heap per page touched, in practice under
-//! one byte per live block). A bitmap per region records which map pages were ever written, so that
-//! listing the blocks reads only those.
+//! The map has one byte per 32-byte granule (1 + the 8-byte word of the granule where a block starts;
+//! every tracked allocation is at least 32 bytes, so no two blocks start in one granule), in regions of
+//! 4 GiB of address space with a 128 MiB map each, mapped without reserving memory: only the pages written
+//! become resident, a byte per 32 bytes of heap where small blocks are dense, far less where blocks are
+//! large or sparse. A bitmap per region records which map pages were ever written, so that listing the
+//! blocks reads only those.
 
 use crate::mem;
 use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
@@ -87,7 +88,9 @@ pub struct Held {
 const REGION_BITS: u32 = 32;
 const ADDRESS_BITS: u32 = 47;
 const N_REGIONS: usize = 1 << (ADDRESS_BITS - REGION_BITS);
-const GRANULE_BITS: u32 = 4;
+const GRANULE_BITS: u32 = 5;
+/// Marks: 1 + which 8-byte word of its granule a block starts at.
+const WORDS_PER_GRANULE: usize = 1 << (GRANULE_BITS - 3);
 const MAP_BYTES: usize = 1 << (REGION_BITS - GRANULE_BITS);
 const PAGE_BITS: u32 = 12;
 const MAP_PAGES: usize = MAP_BYTES >> PAGE_BITS;
@@ -113,7 +116,10 @@ fn region(addr: usize) -> Option<&'static Region> {
 fn slot(r: &Region, addr: usize) -> (&AtomicU8, u8) {
     let i = (addr & ((1 << REGION_BITS) - 1)) >> GRANULE_BITS;
     // SAFETY: i < MAP_BYTES; the map is MAP_BYTES long.
-    (unsafe { &*r.map.add(i) }, 1 + ((addr >> 3) & 1) as u8)
+    (
+        unsafe { &*r.map.add(i) },
+        1 + ((addr >> 3) & (WORDS_PER_GRANULE - 1)) as u8,
+    )
 }
 
 /// Makes sure blocks at `addr` can be tracked (maps its region on first use). False if `addr` is not
@@ -324,7 +330,7 @@ fn scan_map_page(r: &Region, ri: usize, page: usize, f: &mut impl FnMut(usize)) 
             let k = v.trailing_zeros() as usize / 8;
             let mark = (v >> (8 * k)) as u8;
             v &= !(0xff << (8 * k));
-            if mark == 1 || mark == 2 {
+            if mark != 0 && mark as usize <= WORDS_PER_GRANULE {
                 let granule = first + i * 8 + k;
                 f((ri << REGION_BITS) | granule << GRANULE_BITS | (mark as usize - 1) << 3);
             }
