@@ -47,20 +47,20 @@ fn emit_with(trigger: AgesTrigger, each: impl FnOnce(&mut dyn FnMut(&live::Block
     let mut slot_of: Vec<u32> = Vec::new();
     let mut hist: Vec<(u32, [(u64, u64); BUCKETS])> = Vec::new();
     each(&mut |b| {
-        if b.site == u32::MAX || state::is_unsampled(b.site) {
+        if b.site() == u32::MAX || state::is_unsampled(b.site()) {
             return;
         }
-        let id = b.site as usize;
+        let id = b.site() as usize;
         if slot_of.len() <= id {
             slot_of.resize(id + 1, u32::MAX);
         }
         if slot_of[id] == u32::MAX {
             slot_of[id] = hist.len() as u32;
-            hist.push((b.site, [(0, 0); BUCKETS]));
+            hist.push((b.site(), [(0, 0); BUCKETS]));
         }
-        let bucket = (unwrap_birth(now, b.birth) / width).min(BUCKETS as u64 - 1) as usize;
+        let bucket = (unwrap_birth(now, b.birth()) / width).min(BUCKETS as u64 - 1) as usize;
         let cell = &mut hist[slot_of[id] as usize].1[bucket];
-        cell.0 += b.size as u64;
+        cell.0 += b.size() as u64;
         cell.1 += 1;
     });
     drop(slot_of);

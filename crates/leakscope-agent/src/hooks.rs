@@ -272,7 +272,7 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
         // The program's own block: held back before malloc may reuse its address.
         Some(h) => t
             .quarantine
-            .defer(h.raw as *mut c_void, h.block.size, &mut release),
+            .defer(h.raw as *mut c_void, h.block.size(), &mut release),
         None => {
             release[0] = p;
             1
@@ -306,7 +306,7 @@ pub unsafe extern "C" fn free_aligned_sized(p: *mut c_void, _align: usize, _size
 #[no_mangle]
 pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
     match live::get(p as usize) {
-        Some(h) => h.block.size,
+        Some(h) => h.block.size(),
         None => real::usable_size(p),
     }
 }
@@ -346,9 +346,9 @@ unsafe extern "C" fn realloc_body(
     }
     let q = raw + HEADER;
     if !book(|| live::prepare(q)) {
-        return untrack(raw, old.block.size.min(size), size);
+        return untrack(raw, old.block.size().min(size), size);
     }
-    clear_fresh(raw, q, old.block.size, size); // only the grown part is new
+    clear_fresh(raw, q, old.block.size(), size); // only the grown part is new
     book(|| record_alloc(t, q, size, 0, Caller { sp, bp }));
     q as *mut c_void
 }
@@ -362,16 +362,16 @@ fn realloc_moving(t: &ThreadState, old: Held, size: usize, caller: Caller) -> *m
     // SAFETY: both blocks are live and at least this long; they do not overlap.
     unsafe {
         core::ptr::copy_nonoverlapping(
-            old.block.addr as *const u8,
+            old.block.addr() as *const u8,
             q.cast::<u8>(),
-            old.block.size.min(size),
+            old.block.size().min(size),
         )
     };
     let mut release = [core::ptr::null_mut(); crate::quarantine::OUT_LEN];
     let n = book(|| {
-        record_free(t, old.block.addr as *mut c_void);
+        record_free(t, old.block.addr() as *mut c_void);
         t.quarantine
-            .defer(old.raw as *mut c_void, old.block.size, &mut release)
+            .defer(old.raw as *mut c_void, old.block.size(), &mut release)
     });
     release[..n].iter().for_each(|&r| free_raw(r as usize));
     q
@@ -386,24 +386,19 @@ fn realloc_untracked(old: Held, size: usize) -> *mut c_void {
     }
     let p = q + HEADER;
     if !live::prepare(p) {
-        return untrack(q, old.block.size.min(size), size);
+        return untrack(q, old.block.size().min(size), size);
     }
     // SAFETY: both blocks are live and at least this long.
     unsafe {
         core::ptr::copy_nonoverlapping(
-            old.block.addr as *const u8,
+            old.block.addr() as *const u8,
             p as *mut u8,
-            old.block.size.min(size),
+            old.block.size().min(size),
         )
     };
-    let block = live::Block {
-        addr: p,
-        size,
-        site: u32::MAX,
-        birth: 0,
-    };
+    let block = live::Block::new(p, size, u32::MAX, 0);
     live::adopt(&block, 0);
-    record_free_nested(old.block.addr as *mut c_void);
+    record_free_nested(old.block.addr() as *mut c_void);
     free_raw(old.raw);
     p as *mut c_void
 }

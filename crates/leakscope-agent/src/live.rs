@@ -22,16 +22,51 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 /// Bytes in front of every tracked block.
 pub const HEADER: usize = 16;
 
-/// What we know of one live block.
+/// What we know of one live block, packed in 16 bytes (the leak scan lists every live block at once):
+/// address / 8 (44 bits) | birth tick (20 bits), then size (40 bits) | site id (24 bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Block {
-    pub addr: usize,
-    pub size: usize,
-    /// Site id; u32::MAX = none.
-    pub site: u32,
-    /// Snapshot tick at birth, modulo 2^20.
-    pub birth: u32,
+    key: u64,
+    meta: u64,
 }
+
+impl Block {
+    /// `site` u32::MAX (or beyond 24 bits) = none; `birth` is kept modulo 2^20.
+    pub fn new(addr: usize, size: usize, site: u32, birth: u32) -> Block {
+        Block {
+            key: (addr as u64 >> 3) | ((birth & BIRTH_MASK) as u64) << 44,
+            meta: (size as u64).min(SIZE_MASK) | (site as u64).min(NO_SITE) << 40,
+        }
+    }
+
+    /// Address (8-aligned: tracked blocks always are).
+    #[inline]
+    pub fn addr(&self) -> usize {
+        ((self.key & ((1 << 44) - 1)) << 3) as usize
+    }
+
+    #[inline]
+    pub fn size(&self) -> usize {
+        (self.meta & SIZE_MASK) as usize
+    }
+
+    /// Site id; u32::MAX = none.
+    #[inline]
+    pub fn site(&self) -> u32 {
+        match self.meta >> 40 {
+            NO_SITE => u32::MAX,
+            s => s as u32,
+        }
+    }
+
+    /// Snapshot tick at birth, modulo 2^20.
+    #[inline]
+    pub fn birth(&self) -> u32 {
+        (self.key >> 44) as u32
+    }
+}
+
+const SIZE_MASK: u64 = (1 << 40) - 1;
 
 /// Birth ticks are kept modulo 2^20.
 pub const BIRTH_MASK: u32 = (1 << 20) - 1;
@@ -48,25 +83,20 @@ struct Header {
 
 impl Header {
     fn new(b: &Block, shift: u32) -> Header {
-        let site = (b.site as u64).min(NO_SITE);
+        let site = (b.site() as u64).min(NO_SITE);
         Header {
-            size: b.size as u64,
-            meta: site | ((b.birth & BIRTH_MASK) as u64) << SITE_BITS | (shift as u64) << 44,
+            size: b.size() as u64,
+            meta: site | (b.birth() as u64) << SITE_BITS | (shift as u64) << 44,
         }
     }
 
     fn block(&self, addr: usize) -> Block {
-        let site = self.meta & NO_SITE;
-        Block {
-            addr,
-            size: self.size as usize,
-            site: if site == NO_SITE {
-                u32::MAX
-            } else {
-                site as u32
-            },
-            birth: (self.meta >> SITE_BITS) as u32 & BIRTH_MASK,
-        }
+        let site = match self.meta & NO_SITE {
+            NO_SITE => u32::MAX,
+            s => s as u32,
+        };
+        let birth = (self.meta >> SITE_BITS) as u32 & BIRTH_MASK;
+        Block::new(addr, self.size as usize, site, birth)
     }
 
     /// Distance from the underlying allocation's start to the block.
@@ -169,12 +199,12 @@ fn release_region(r: *mut Region, map: *mut AtomicU8) {
 /// underlying allocation. Writes the header in front of it and marks it in the map.
 #[inline]
 pub fn adopt(b: &Block, shift: u32) {
-    let Some(r) = region(b.addr) else { return };
+    let Some(r) = region(b.addr()) else { return };
     // SAFETY: the HEADER bytes in front of the block belong to its allocation and to us.
-    unsafe { ((b.addr - HEADER) as *mut Header).write(Header::new(b, shift)) };
-    let (byte, mark) = slot(r, b.addr);
+    unsafe { ((b.addr() - HEADER) as *mut Header).write(Header::new(b, shift)) };
+    let (byte, mark) = slot(r, b.addr());
     byte.store(mark, Ordering::Release);
-    let page = (b.addr & ((1 << REGION_BITS) - 1)) >> (GRANULE_BITS + PAGE_BITS);
+    let page = (b.addr() & ((1 << REGION_BITS) - 1)) >> (GRANULE_BITS + PAGE_BITS);
     let word = &r.touched[page / 64];
     let bit = 1u64 << (page % 64);
     if word.load(Ordering::Relaxed) & bit == 0 {
@@ -354,21 +384,13 @@ mod tests {
         for i in 0..1000 {
             let a = fake(4);
             assert!(prepare(a));
-            adopt(
-                &Block {
-                    addr: a,
-                    size: i,
-                    site: i as u32,
-                    birth: 7,
-                },
-                0,
-            );
+            adopt(&Block::new(a, i, i as u32, 7), 0);
             addrs.push(a);
         }
         for (i, &a) in addrs.iter().enumerate().step_by(2) {
             let h = release(a).unwrap();
             assert_eq!(
-                (h.block.size, h.block.site, h.raw),
+                (h.block.size(), h.block.site(), h.raw),
                 (i, i as u32, a - HEADER)
             );
         }
@@ -376,15 +398,15 @@ mod tests {
         assert!(get(addrs[0] + 16).is_none(), "not a block start");
         let mut seen = alloc::vec::Vec::new();
         for_each(|b| {
-            if addrs.contains(&b.addr) {
+            if addrs.contains(&b.addr()) {
                 seen.push(*b);
             }
         });
         assert_eq!(seen.len(), 500);
-        assert!(seen.windows(2).all(|w| w[0].addr < w[1].addr));
+        assert!(seen.windows(2).all(|w| w[0].addr() < w[1].addr()));
         assert!(seen
             .iter()
-            .all(|b| b.size % 2 == 1 && b.site as usize == b.size && b.birth == 7));
+            .all(|b| b.size() % 2 == 1 && b.site() as usize == b.size() && b.birth() == 7));
         for &a in addrs.iter().skip(1).step_by(2) {
             assert!(release(a).is_some());
         }
@@ -394,30 +416,17 @@ mod tests {
     fn aligned_offsets_and_odd_words() {
         let a = fake(64) + 48; // 64 bytes into its allocation: shift 2
         assert!(prepare(a));
-        adopt(
-            &Block {
-                addr: a,
-                size: 5,
-                site: u32::MAX,
-                birth: BIRTH_MASK + 3,
-            },
-            2,
-        );
+        adopt(&Block::new(a, 5, u32::MAX, BIRTH_MASK + 3), 2);
         let h = get(a).unwrap();
         assert_eq!(
-            (h.raw, h.shift, h.block.site, h.block.birth),
+            (h.raw, h.shift, h.block.site(), h.block.birth()),
             (a - 64, 2, u32::MAX, 2)
         );
         assert!(release(a).is_some());
         // A block at the second word of a granule (8-aligned allocators).
         let b = fake(4) + 8;
         assert!(prepare(b));
-        let blk = Block {
-            addr: b,
-            size: 8,
-            site: 1,
-            birth: 0,
-        };
+        let blk = Block::new(b, 8, 1, 0);
         adopt(&blk, 0);
         assert_eq!(get(b).unwrap().block, blk);
         assert!(get(b - 8).is_none());

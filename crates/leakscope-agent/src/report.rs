@@ -51,6 +51,7 @@ pub fn final_report(at: ExitPoint) {
     }
     emit_final_snapshot();
     crate::ages::emit(leakscope_trace::AgesTrigger::Exit, &c.blocks);
+    drop(c.blocks); // before the end record counts the agent's memory
     for tid in &w.missed {
         warn(&format!("thread {tid} could not be stopped for the leak scan (signals blocked?); its registers were not scanned"));
     }
@@ -152,9 +153,9 @@ fn classify(
     trigger: Trigger,
 ) -> Classified {
     let live: u64 = stacks::all().iter().map(|s| s.sample().live_blocks).sum();
-    let mut blocks = Vec::with_capacity(live as usize + live as usize / 8 + 64);
+    let mut blocks = Vec::with_capacity(live as usize + 64); // grows (by mremap) if sites miss some
     live::collect(&mut blocks);
-    blocks.sort_unstable_by_key(|b| b.addr);
+    blocks.sort_unstable_by_key(|b| b.addr());
     let maps = maps::read();
     let mut scan = Scan::new(&blocks, &maps);
     // Interrupted threads may keep values in the 128-byte red zone below their stack pointer, which is valid
@@ -186,25 +187,25 @@ fn classify(
             INDIRECT => LeakKind::Indirect,
             _ => LeakKind::Definite,
         };
-        let r = records.entry((kind, b.site)).or_insert(LossRecord {
+        let r = records.entry((kind, b.site())).or_insert(LossRecord {
             kind,
-            stack: b.site,
+            stack: b.site(),
             bytes: 0,
             blocks: 0,
             indirect_bytes: 0,
         });
-        r.bytes += b.size as u64;
+        r.bytes += b.size() as u64;
         r.blocks += 1;
         if kind == LeakKind::Definite {
             r.indirect_bytes += scan.indirect(i);
         }
         if sampling {
-            let w = if state::is_unsampled(b.site) {
-                (b.size as u64, 1)
+            let w = if state::is_unsampled(b.site()) {
+                (b.size() as u64, 1)
             } else {
-                state::weight(b.size)
+                state::weight(b.size())
             };
-            let e = estimates.entry((kind, b.site)).or_default();
+            let e = estimates.entry((kind, b.site())).or_default();
             *e = (e.0 + w.0, e.1 + w.1);
         }
     }
@@ -251,8 +252,8 @@ fn is_malloc_region(m: &Mapping, maps: &[Mapping], blocks: &[Block]) -> bool {
     if m.is_file() {
         return false;
     }
-    let i = blocks.partition_point(|b| b.addr < m.start);
-    blocks.get(i).is_some_and(|b| b.addr < m.end) || is_arena_heap(m, maps)
+    let i = blocks.partition_point(|b| b.addr() < m.start);
+    blocks.get(i).is_some_and(|b| b.addr() < m.end) || is_arena_heap(m, maps)
 }
 
 /// glibc reserves each heap of a thread arena as 64 MiB, 64 MiB-aligned, and makes the part in use

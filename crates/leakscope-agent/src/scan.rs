@@ -57,21 +57,21 @@ impl BlockIndex {
         let mut granules = Vec::new();
         let mut i = 0;
         while i < blocks.len() {
-            let base = blocks[i].addr & !((1 << GRANULE_SHIFT) - 1);
-            let mut end = blocks[i].addr + blocks[i].size.max(1);
+            let base = blocks[i].addr() & !((1 << GRANULE_SHIFT) - 1);
+            let mut end = blocks[i].addr() + blocks[i].size().max(1);
             let mut j = i + 1;
-            while j < blocks.len() && blocks[j].addr <= end.saturating_add(CLUSTER_GAP) {
-                end = end.max(blocks[j].addr + blocks[j].size.max(1));
+            while j < blocks.len() && blocks[j].addr() <= end.saturating_add(CLUSTER_GAP) {
+                end = end.max(blocks[j].addr() + blocks[j].size().max(1));
                 j += 1;
             }
             let table = granules.len();
             let mut k = i;
             for g in 0..((end - base) >> GRANULE_SHIFT) + 1 {
                 let start = base + (g << GRANULE_SHIFT);
-                while k + 1 < j && blocks[k + 1].addr <= start {
+                while k + 1 < j && blocks[k + 1].addr() <= start {
                     k += 1;
                 }
-                granules.push(if blocks[k].addr <= start {
+                granules.push(if blocks[k].addr() <= start {
                     k as u32
                 } else {
                     NONE
@@ -104,11 +104,11 @@ impl BlockIndex {
             NONE => c.first,
             k => k as usize,
         };
-        while i + 1 < c.last && blocks[i + 1].addr <= ptr {
+        while i + 1 < c.last && blocks[i + 1].addr() <= ptr {
             i += 1;
         }
         let b = &blocks[i];
-        (b.addr <= ptr && ptr < b.addr + b.size.max(1)).then_some(i)
+        (b.addr() <= ptr && ptr < b.addr() + b.size().max(1)).then_some(i)
     }
 }
 
@@ -130,10 +130,10 @@ pub struct Scan<'a> {
 impl<'a> Scan<'a> {
     /// `blocks` must be the live blocks, sorted by address.
     pub fn new(blocks: &'a [Block], maps: &'a [Mapping]) -> Self {
-        let lo = blocks.first().map_or(0, |b| b.addr);
+        let lo = blocks.first().map_or(0, |b| b.addr());
         let hi = blocks
             .iter()
-            .map(|b| b.addr + b.size.max(1))
+            .map(|b| b.addr() + b.size().max(1))
             .max()
             .unwrap_or(0);
         Scan {
@@ -187,7 +187,7 @@ impl<'a> Scan<'a> {
         if st == REACHABLE {
             return;
         }
-        let as_start = ptr == self.blocks[i].addr || self.heuristic(ptr, i);
+        let as_start = ptr == self.blocks[i].addr() || self.heuristic(ptr, i);
         if as_start && prior_definite {
             self.set(i, REACHABLE);
             self.push(i);
@@ -203,7 +203,7 @@ impl<'a> Scan<'a> {
         let Some(i) = self.find(ptr) else { return };
         if self.state(i) == UNREACHED && i != leader {
             self.push(i);
-            self.indirect[leader] += self.blocks[i].size as u64 + self.indirect[i];
+            self.indirect[leader] += self.blocks[i].size() as u64 + self.indirect[i];
             self.set(i, INDIRECT);
         }
     }
@@ -215,7 +215,7 @@ impl<'a> Scan<'a> {
 
     /// Memcheck's default heuristics for interior pointers that should count as start pointers.
     fn heuristic(&self, ptr: usize, i: usize) -> bool {
-        let (a, s) = (self.blocks[i].addr, self.blocks[i].size);
+        let (a, s) = (self.blocks[i].addr(), self.blocks[i].size());
         // stdstring (old ABI): length, capacity, refcount, then the characters.
         if ptr == a + 3 * WORD && s >= 3 * WORD {
             let cap = self.word_at(a + WORD);
@@ -299,8 +299,8 @@ impl<'a> Scan<'a> {
     fn block_words(&self, i: usize) -> (usize, usize) {
         let b = &self.blocks[i];
         (
-            (b.addr + WORD - 1) & !(WORD - 1),
-            (b.addr + b.size) & !(WORD - 1),
+            (b.addr() + WORD - 1) & !(WORD - 1),
+            (b.addr() + b.size()) & !(WORD - 1),
         )
     }
 
@@ -352,12 +352,7 @@ mod tests {
         sizes
             .iter()
             .map(|&s| {
-                let b = Block {
-                    addr: base + off,
-                    size: s,
-                    site: 0,
-                    birth: 0,
-                };
+                let b = Block::new(base + off, s, 0, 0);
                 off += (s + 16 + 15) & !15;
                 b
             })
@@ -378,12 +373,12 @@ mod tests {
         let mut arena = vec![0usize; 1024];
         // 0 -> 1 -> 0 (cycle), 2 -> 3 (list), 4 only via interior root pointer, 5 from root, 6 <- 5 interior
         let b = blocks_in(&mut arena, &[32, 48, 16, 16, 64, 16, 40]);
-        set(b[0].addr, b[1].addr);
-        set(b[1].addr, b[0].addr);
-        set(b[2].addr, b[3].addr);
-        set(b[5].addr + 8, b[6].addr + 8);
+        set(b[0].addr(), b[1].addr());
+        set(b[1].addr(), b[0].addr());
+        set(b[2].addr(), b[3].addr());
+        set(b[5].addr() + 8, b[6].addr() + 8);
         let mut s = Scan::new(&b, &[]);
-        s.scan_root_words(&[b[4].addr + 16, b[5].addr, 12345]);
+        s.scan_root_words(&[b[4].addr() + 16, b[5].addr(), 12345]);
         s.finish();
         assert_eq!(
             states(&s),
@@ -399,25 +394,25 @@ mod tests {
         let mut a = 0x5555_0000_0000usize;
         for i in 0..5000usize {
             let size = [0, 8, 24, 100, 1000, 5000, 200_000][i % 7];
-            blocks.push(Block {
-                addr: a,
-                size,
-                site: 0,
-                birth: 0,
-            });
+            blocks.push(Block::new(a, size, 0, 0));
             a += (size + 16 + 15) & !15;
             if i == 2500 {
                 a += 3 << 30; // a second window
             }
         }
         let idx = BlockIndex::new(&blocks);
-        let probes = blocks
-            .iter()
-            .flat_map(|b| [b.addr, b.addr + 1, b.addr + b.size, b.addr.wrapping_sub(1)]);
+        let probes = blocks.iter().flat_map(|b| {
+            [
+                b.addr(),
+                b.addr() + 1,
+                b.addr() + b.size(),
+                b.addr().wrapping_sub(1),
+            ]
+        });
         for p in probes.chain([0, usize::MAX, 0x5555_0000_0000 - 4096]) {
             let expect = blocks
                 .iter()
-                .position(|b| b.addr <= p && p < b.addr + b.size.max(1));
+                .position(|b| b.addr() <= p && p < b.addr() + b.size().max(1));
             assert_eq!(idx.containing(&blocks, p), expect, "probe {p:#x}");
         }
     }
@@ -426,10 +421,10 @@ mod tests {
     fn possible_upgrades_to_reachable_and_newarray_cookie() {
         let mut arena = vec![0usize; 256];
         let b = blocks_in(&mut arena, &[24, 16, 8 + 3 * 8]);
-        set(b[0].addr, b[1].addr); // 0 -> 1
-        set(b[2].addr, 3); // new[] cookie: 3 elements of 8 bytes
+        set(b[0].addr(), b[1].addr()); // 0 -> 1
+        set(b[2].addr(), 3); // new[] cookie: 3 elements of 8 bytes
         let mut s = Scan::new(&b, &[]);
-        s.scan_root_words(&[b[0].addr + 8, b[0].addr, b[2].addr + 8]);
+        s.scan_root_words(&[b[0].addr() + 8, b[0].addr(), b[2].addr() + 8]);
         s.finish();
         assert_eq!(states(&s), vec![REACHABLE, REACHABLE, REACHABLE]);
     }

@@ -468,12 +468,7 @@ pub fn record_alloc(t: &ThreadState, p: usize, size: usize, shift: u32, caller: 
     if let Some(s) = stacks::by_id(site).filter(|_| sampled) {
         s.on_alloc(weight(size), t.stripe.min(stacks::SHARED));
     }
-    let block = crate::live::Block {
-        addr: p,
-        size,
-        site,
-        birth: TICK.load(Ordering::Relaxed),
-    };
+    let block = crate::live::Block::new(p, size, site, TICK.load(Ordering::Relaxed));
     crate::live::adopt(&block, shift);
 }
 
@@ -484,8 +479,8 @@ pub fn forget(t: &ThreadState, b: &crate::live::Block) {
 }
 
 fn forget_in(b: &crate::live::Block, stripe: usize) {
-    if let Some(s) = stacks::by_id(b.site).filter(|_| !is_unsampled(b.site)) {
-        s.on_free(weight(b.size), stripe);
+    if let Some(s) = stacks::by_id(b.site()).filter(|_| !is_unsampled(b.site())) {
+        s.on_free(weight(b.size()), stripe);
     }
 }
 

@@ -212,6 +212,8 @@ struct Scan {
 struct Usage {
     allocs: u64,
     frees: u64,
+    /// Memory the agent mapped for its own tables (stacks, sites, per-thread state) at the end.
+    agent_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -404,6 +406,7 @@ fn process(r: &ProcessReport, with_exit_code: bool) -> Process<'_> {
         heap_usage: r.end.map(|e| Usage {
             allocs: e.alloc_calls,
             frees: e.free_calls,
+            agent_bytes: e.agent_bytes,
         }),
         process_warnings: &r.warnings,
         messages: r
