@@ -237,10 +237,13 @@ extern "C" fn at_exit(_: *mut c_void) {
         0 => current_sp(),
         sp => sp,
     };
+    // After exit(), the callee-saved registers of its caller are roots (glibc's exit path saves them in
+    // frames below the caller's stack pointer, where Memcheck finds them); after main returned, they are 0.
+    let regs = EXIT_REGS.each_ref().map(|r| r.load(Ordering::Relaxed));
     final_report(ExitPoint {
         status,
         floor_sp: floor,
-        regs: None,
+        regs: Some(&regs),
         freeres: true,
     });
 }
@@ -258,14 +261,17 @@ pub fn register_at_exit() {
 extern "C" fn before_fork() {
     writer::lock_for_fork();
     stacks::lock_for_fork();
+    crate::quarantine::lock_for_fork();
 }
 
 extern "C" fn after_fork_parent() {
+    crate::quarantine::unlock_after_fork();
     stacks::unlock_after_fork();
     writer::unlock_after_fork();
 }
 
 extern "C" fn after_fork_child() {
+    crate::quarantine::unlock_after_fork();
     stacks::unlock_after_fork();
     writer::unlock_after_fork();
     if STATE.load(Ordering::Acquire) != state::ACTIVE {

@@ -4,7 +4,9 @@
 //! later frees by the same thread. Until then malloc cannot return its address, so a pointer the program
 //! kept to a freed block (a global left dangling) points at nothing live instead of at some new block, and
 //! the scan does not take a lost block for reachable. Memcheck's verdicts depend on exactly this. Each
-//! thread has its own queue, so frees never contend on a lock; a thread's queue is emptied when it exits.
+//! thread has its own queue, so frees never contend on a lock. When a thread exits its queue is kept, among
+//! the orphans of exited threads (1 MB in all, oldest released first): releasing it at once let the next
+//! thread's blocks take the addresses of blocks the exited one had just freed.
 //!
 //! Blocks that have served their time are *ripe*. Handing them back to glibc in the order they were freed
 //! defeats its per-size caches (every malloc then takes glibc's slow path through its bins, which made the
@@ -173,30 +175,79 @@ impl Ring {
         true
     }
 
-    /// Frees every held and ripe block and returns the ring's memory (the thread is exiting).
-    pub fn drain(&self) {
-        let slots = self.slots.get();
-        if slots.is_null() {
+    /// The thread is exiting: its queue joins the orphans, and the oldest orphans beyond the limit are
+    /// released.
+    pub fn retire(&self) {
+        if self.slots.get().is_null() {
             return;
         }
+        let orphan = Orphan {
+            slots: self.slots.replace(core::ptr::null_mut()),
+            head: self.head.get(),
+            len: self.len.replace(0),
+            bytes: self.bytes.replace(0),
+            ripe: self.ripe.replace(core::ptr::null_mut()),
+        };
+        let mut over = alloc::vec::Vec::new();
+        {
+            let mut list = ORPHANS.lock();
+            list.push(orphan);
+            let limit = crate::config::quarantine_bytes();
+            let mut total: usize = list.iter().map(|o| o.bytes).sum();
+            while total > limit && !list.is_empty() {
+                let o = list.remove(0);
+                total -= o.bytes;
+                over.push(o);
+            }
+        }
+        over.into_iter().for_each(Orphan::release); // with the lock released: free may call the kernel
+    }
+}
+
+/// A queue of an exited thread.
+struct Orphan {
+    slots: *mut (usize, usize),
+    head: usize,
+    len: usize,
+    bytes: usize,
+    ripe: *mut Ripe,
+}
+
+// SAFETY: an orphan's memory belongs to it alone once its thread has exited.
+unsafe impl Send for Orphan {}
+
+static ORPHANS: crate::sync::SpinLock<alloc::vec::Vec<Orphan>> =
+    crate::sync::SpinLock::new(alloc::vec::Vec::new());
+
+impl Orphan {
+    /// Frees every held and ripe block and returns the queue's memory.
+    fn release(self) {
         let free = |p: usize| {
             // SAFETY: a block the program freed and we held back: freeing it now is the free it asked for.
             unsafe { crate::real::free(p as *mut c_void) }
         };
-        for i in 0..self.len.get() {
+        for i in 0..self.len {
             // SAFETY: the first `len` slots from `head` hold blocks.
-            free(unsafe { *slots.add((self.head.get() + i) % CAP) }.0);
+            free(unsafe { *self.slots.add((self.head + i) % CAP) }.0);
         }
         // SAFETY: mapped with the ring.
-        let r = unsafe { &*self.ripe.get() };
+        let r = unsafe { &*self.ripe };
         for (class, stack) in r.chunks.iter().enumerate() {
             stack[..r.len[class] as usize].iter().for_each(|&p| free(p));
         }
-        self.len.set(0);
-        self.bytes.set(0);
-        self.slots.set(core::ptr::null_mut());
-        crate::mem::unmap(slots.cast(), CAP * core::mem::size_of::<(usize, usize)>());
-        crate::mem::unmap(self.ripe.get().cast(), core::mem::size_of::<Ripe>());
-        self.ripe.set(core::ptr::null_mut());
+        crate::mem::unmap(
+            self.slots.cast(),
+            CAP * core::mem::size_of::<(usize, usize)>(),
+        );
+        crate::mem::unmap(self.ripe.cast(), core::mem::size_of::<Ripe>());
     }
+}
+
+/// Fork support: the child must not inherit the orphans' lock taken.
+pub fn lock_for_fork() {
+    ORPHANS.raw_lock();
+}
+
+pub fn unlock_after_fork() {
+    ORPHANS.force_unlock();
 }

@@ -13,8 +13,8 @@ use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicBool, Ordering};
 use leakscope_trace::ExitStatus;
 
-/// Signals whose default action terminates the process.
-const FATAL: [c_int; 17] = [
+/// Signals whose default action terminates the process (besides the real-time signals, see [`install`]).
+const FATAL: [c_int; 22] = [
     libc::SIGHUP,
     libc::SIGINT,
     libc::SIGQUIT,
@@ -29,10 +29,19 @@ const FATAL: [c_int; 17] = [
     libc::SIGPIPE,
     libc::SIGALRM,
     libc::SIGTERM,
+    libc::SIGSTKFLT,
     libc::SIGXCPU,
     libc::SIGXFSZ,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGIO,
+    libc::SIGPWR,
     libc::SIGSYS,
 ];
+
+/// Faults that re-execute the faulting instruction when the handler returns (and then die of the default
+/// action), when the kernel raised them for an instruction (si_code > 0).
+const FAULTS: [c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
 
 const NSIG: usize = 65;
 
@@ -97,9 +106,12 @@ fn install_real(sig: c_int, program: &libc::sigaction) {
     }
 }
 
-/// Hooks every fatal signal whose inherited disposition is the default (an inherited SIG_IGN is left alone).
+/// Hooks every fatal signal whose inherited disposition is the default (an inherited SIG_IGN is left alone):
+/// [`FATAL`] and the real-time signals glibc leaves to programs, but for the agent's own.
 pub fn install() {
-    for &sig in &FATAL {
+    let own = [crate::world::signal_number(), crate::config::check_signal()];
+    let realtime = (libc::SIGRTMIN()..=libc::SIGRTMAX()).filter(|s| !own.contains(s));
+    for sig in FATAL.into_iter().chain(realtime) {
         // SAFETY: query into a zeroed struct.
         let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
         if real_sigaction(sig, core::ptr::null(), &mut old) != 0
@@ -245,7 +257,27 @@ fn die(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_void) {
     // SAFETY: the kernel passes valid siginfo and ucontext to SA_SIGINFO handlers.
     let (uc, code) = unsafe { (&*(uctx as *const libc::ucontext_t), (*info).si_code) };
     let g = &uc.uc_mcontext.gregs;
-    let sp = (g[libc::REG_RSP as usize] as usize).saturating_sub(crate::report::RED_ZONE);
+    let sp = g[libc::REG_RSP as usize] as usize;
+    // The red zone below an interrupted stack pointer may hold the interrupted function's locals, so it is
+    // a root (as in Memcheck) — unless the thread signalled itself (abort, assert, raise): then it was in
+    // libc's raise, whose red zone holds only stale words of earlier calls, which Memcheck knows are
+    // undefined.
+    let in_libc = crate::modules::current()
+        .find(g[libc::REG_RIP as usize] as usize)
+        .is_some_and(|m| {
+            m.path
+                .rsplit('/')
+                .next()
+                .is_some_and(|f| f.starts_with("libc.so"))
+        });
+    // SAFETY: as above; si_pid is valid for signals sent by a process.
+    let self_sent =
+        code == libc::SI_TKILL && unsafe { (*info).si_pid() } == unsafe { libc::getpid() };
+    let sp = if self_sent && in_libc {
+        sp
+    } else {
+        sp.saturating_sub(crate::report::RED_ZONE)
+    };
     // The dying thread's stack is a root but its registers are not: Memcheck does not scan the registers
     // of a thread killed by a signal (checked on SIGILL, SIGSEGV, SIGABRT, SIGTERM with a block held only in
     // rax, rbx or r11: "definitely lost").
@@ -273,8 +305,10 @@ fn die(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_void) {
         let mut dfl: libc::sigaction = core::mem::zeroed();
         dfl.sa_sigaction = libc::SIG_DFL;
         real_sigaction(sig, &dfl, core::ptr::null_mut());
-        if code <= 0 {
-            // Sent by kill/raise/abort: send it again; it is delivered when this handler returns.
+        // A fault re-executes the faulting instruction on return and dies with the default action. Any
+        // other signal (sent by kill/raise/abort, or by the kernel: SIGALRM, SIGXCPU, SIGPIPE, int3's
+        // SIGTRAP) is sent again, and delivered when this handler returns.
+        if code <= 0 || !FAULTS.contains(&sig) {
             libc::syscall(
                 libc::SYS_tgkill,
                 libc::getpid(),
@@ -282,7 +316,6 @@ fn die(sig: c_int, info: *mut libc::siginfo_t, uctx: *mut c_void) {
                 sig,
             );
         }
-        // A fault re-executes the faulting instruction on return and dies with the default action.
     }
 }
 

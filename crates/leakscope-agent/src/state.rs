@@ -55,7 +55,7 @@ static KEY: AtomicU32 = AtomicU32::new(u32::MAX);
 
 unsafe extern "C" fn drop_thread_state(p: *mut c_void) {
     let st = alloc::boxed::Box::from_raw(p as *mut ThreadState);
-    st.quarantine.drain();
+    st.quarantine.retire();
     drop(st);
 }
 

@@ -85,10 +85,14 @@ fn is_runtime_module(path: &str) -> bool {
     RUNTIME.iter().any(|r| name.starts_with(r))
 }
 
-/// Library code compiled into the program: Rust's std/alloc/core (`/rustc/<hash>/library/...`) and C++
-/// standard headers.
+/// Library code compiled into the program: Rust's std/alloc/core (`/rustc/<hash>/library/...`) and the
+/// crates std vendors (`/rust/deps/`, e.g. hashbrown behind `HashMap`), crates from Cargo's registry or git
+/// checkouts, and C++ standard headers.
 fn is_library_source(file: &str) -> bool {
     file.starts_with("/rustc/")
+        || file.starts_with("/rust/deps/")
+        || file.contains("/.cargo/registry/")
+        || file.contains("/.cargo/git/")
         || file.starts_with("/usr/include/")
         || file.starts_with("/usr/lib/gcc/")
 }
@@ -234,6 +238,24 @@ mod tests {
             frame("main", None, "/bin/r"),
         ];
         assert_eq!(site(&f), None);
+    }
+
+    #[test]
+    fn vendored_and_registry_crates_are_not_the_site() {
+        let f = vec![
+            frame(
+                "hashbrown::raw::alloc::inner::do_alloc",
+                Some("/rust/deps/hashbrown-0.16.1/src/raw/alloc.rs"),
+                "/bin/r",
+            ),
+            frame(
+                "serde_json::de::from_str",
+                Some("/home/u/.cargo/registry/src/index.crates.io-1/serde_json-1.0/src/de.rs"),
+                "/bin/r",
+            ),
+            frame("r::parse", Some("/src/main.rs"), "/bin/r"),
+        ];
+        assert_eq!(site(&f), Some(2));
     }
 
     #[test]
