@@ -14,25 +14,25 @@ use crate::state::{active, record_alloc, record_free, record_free_nested, Busy, 
 use crate::unwind::Caller;
 use core::ffi::{c_int, c_void};
 
-/// Assembly run when an allocation function returns to the program (keeping RAX): it zeroes the 2 KiB of
-/// stack below the stack pointer and every other caller-saved register. glibc's malloc and the agent's
-/// bookkeeping leave copies of the block's address in the frames and registers they used; a later, deeper
-/// call chain with uninitialised locals (deep recursion, a stack overflow) would keep the stack copies
-/// inside the live stack, and a register the program does not touch again would still hold one when a
-/// thread is stopped for the scan: either way a lost block would look reachable. Memcheck knows such words
-/// are undefined and ignores them. The agent's own stack use stays well below 2 KiB (4 KiB of scrubbing
-/// cost 35% on the service workload).
+/// Assembly run when an allocation function returns to the program (keeping RAX): it zeroes the 1 KiB of
+/// stack below the stack pointer and every other caller-saved register. The agent's bookkeeping leaves
+/// copies of the block's address in the frames and registers it used (glibc's own copies are of its chunk,
+/// 16 bytes before the block, and harmless); a later, deeper call chain with uninitialised locals (deep
+/// recursion, a stack overflow) would keep the stack copies inside the live stack, and a register the
+/// program does not touch again would still hold one when a thread is stopped for the scan: either way a
+/// lost block would look reachable. Memcheck knows such words are undefined and ignores them. The frames
+/// that see the address are shallow (the stack walk runs before the allocation), well within 1 KiB.
 macro_rules! scrub_asm {
     () => {
         concat!(
-            "sub rsp, 2048\n",
+            "sub rsp, 1024\n",
             "mov rdi, rsp\n",
-            "mov ecx, 256\n",
+            "mov ecx, 128\n",
             "mov rdx, rax\n",
             "xor eax, eax\n",
             "rep stosq\n",
             "mov rax, rdx\n",
-            "add rsp, 2048\n",
+            "add rsp, 1024\n",
             "xor edx, edx\n",
             "xor esi, esi\n",
             "xor edi, edi\n",
@@ -201,6 +201,7 @@ fn alloc_tracked(
     zeroed: bool,
     caller: Caller,
 ) -> *mut c_void {
+    let site = book(|| crate::state::site_for(t, size, caller));
     let recycled = place.recycled(t, size);
     let raw = recycled.unwrap_or_else(|| place.alloc(size, zeroed));
     if raw == 0 {
@@ -217,7 +218,7 @@ fn alloc_tracked(
             (true, false) => {} // calloc's memory is clear
             (false, _) => clear_fresh(raw, p, 0, size),
         }
-        record_alloc(t, p, size, place.shift, caller);
+        record_alloc(t, p, size, place.shift, site);
         true
     });
     if tracked {
@@ -337,19 +338,21 @@ unsafe extern "C" fn realloc_body(
     if crate::config::quarantine_bytes() > 0 || old.shift != 0 {
         return realloc_moving(t, old, size, Caller { sp, bp });
     }
-    // Forget the old block first: once glibc frees it another thread may get the same address.
-    book(|| record_free(t, p));
+    let site = book(|| crate::state::site_for(t, size, Caller { sp, bp }));
+    // Unmark the old block first: once glibc frees it another thread may get the same address.
+    book(|| live::release(p as usize));
     let raw = real::realloc(old.raw as *mut c_void, size + HEADER + TAIL) as usize;
     if raw == 0 {
         book(|| live::adopt(&old.block, 0)); // realloc failed: the old block is still the program's
         return core::ptr::null_mut();
     }
+    book(|| crate::state::forget(t, &old.block));
     let q = raw + HEADER;
     if !book(|| live::prepare(q)) {
         return untrack(raw, old.block.size().min(size), size);
     }
     clear_fresh(raw, q, old.block.size(), size); // only the grown part is new
-    book(|| record_alloc(t, q, size, 0, Caller { sp, bp }));
+    book(|| record_alloc(t, q, size, 0, site));
     q as *mut c_void
 }
 

@@ -454,18 +454,24 @@ pub fn weight(size: usize) -> (u64, u64) {
     }
 }
 
-/// Records the block `p` (of `size` bytes, `HEADER << shift` bytes into its allocation) the program just
-/// received from a call by `caller`, for thread `t` (inside the agent).
+/// The site of a block of `size` bytes that `caller` is allocating, for thread `t` (inside the agent): its
+/// stack, or the unsampled site. Called before the allocation, so that no frame of the walk ever holds the
+/// block's address (a copy a callee pushes deep in the stack would outlive the scrub).
 #[inline]
-pub fn record_alloc(t: &ThreadState, p: usize, size: usize, shift: u32, caller: unwind::Caller) {
+pub fn site_for(t: &ThreadState, size: usize, caller: unwind::Caller) -> u32 {
     let rate = crate::config::sample_rate();
-    let sampled = rate == 0 || size as u64 >= rate || t.sampler.take(size, rate);
-    let site = if sampled {
+    if rate == 0 || size as u64 >= rate || t.sampler.take(size, rate) {
         current_site(t, caller)
     } else {
         unsampled_site()
-    };
-    if let Some(s) = stacks::by_id(site).filter(|_| sampled) {
+    }
+}
+
+/// Records the block `p` of `size` bytes (`HEADER << shift` bytes into its allocation) at `site`, which
+/// the program just received, for thread `t` (inside the agent).
+#[inline]
+pub fn record_alloc(t: &ThreadState, p: usize, size: usize, shift: u32, site: u32) {
+    if let Some(s) = stacks::by_id(site).filter(|_| !is_unsampled(site)) {
         s.on_alloc(weight(size), t.stripe.min(stacks::SHARED));
     }
     let block = crate::live::Block::new(p, size, site, TICK.load(Ordering::Relaxed));
