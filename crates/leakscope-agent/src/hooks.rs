@@ -214,14 +214,14 @@ fn alloc_tracked(
     zeroed: bool,
     caller: Caller,
 ) -> *mut c_void {
-    let site = book(|| crate::state::site_for(t, size, caller));
+    let site = t.book(|| crate::state::site_for(t, size, caller));
     let recycled = place.recycled(t, size);
     let raw = recycled.unwrap_or_else(|| place.alloc(size, zeroed));
     if raw == 0 {
         return core::ptr::null_mut();
     }
     let p = raw + place.offset();
-    let tracked = book(|| {
+    let tracked = t.book(|| {
         if !live::prepare(p) {
             return false;
         }
@@ -282,7 +282,7 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
     };
     let t = b.thread();
     let mut release = [core::ptr::null_mut(); crate::quarantine::OUT_LEN];
-    let n = book(|| match record_free(t, p) {
+    let n = t.book(|| match record_free(t, p) {
         // The program's own block: held back before malloc may reuse its address.
         Some(h) => t
             .quarantine
@@ -351,21 +351,21 @@ unsafe extern "C" fn realloc_body(
     if crate::config::quarantine_bytes() > 0 || old.shift != 0 {
         return realloc_moving(t, old, size, Caller { sp, bp });
     }
-    let site = book(|| crate::state::site_for(t, size, Caller { sp, bp }));
+    let site = t.book(|| crate::state::site_for(t, size, Caller { sp, bp }));
     // Unmark the old block first: once glibc frees it another thread may get the same address.
-    book(|| live::release(p as usize));
+    t.book(|| live::release(p as usize));
     let raw = real::realloc(old.raw as *mut c_void, size + HEADER + TAIL) as usize;
     if raw == 0 {
-        book(|| live::adopt(&old.block, 0)); // realloc failed: the old block is still the program's
+        t.book(|| live::adopt(&old.block, 0)); // realloc failed: the old block is still the program's
         return core::ptr::null_mut();
     }
-    book(|| crate::state::forget(t, &old.block));
+    t.book(|| crate::state::forget(t, &old.block));
     let q = raw + HEADER;
-    if !book(|| live::prepare(q)) {
+    if !t.book(|| live::prepare(q)) {
         return untrack(raw, old.block.size().min(size), size);
     }
     clear_fresh(raw, q, old.block.size(), size); // only the grown part is new
-    book(|| record_alloc(t, q, size, 0, site));
+    t.book(|| record_alloc(t, q, size, 0, site));
     q as *mut c_void
 }
 
@@ -384,7 +384,7 @@ fn realloc_moving(t: &ThreadState, old: Held, size: usize, caller: Caller) -> *m
         )
     };
     let mut release = [core::ptr::null_mut(); crate::quarantine::OUT_LEN];
-    let n = book(|| {
+    let n = t.book(|| {
         record_free(t, old.block.addr() as *mut c_void);
         t.quarantine
             .defer(old.raw as *mut c_void, old.block.size(), &mut release)

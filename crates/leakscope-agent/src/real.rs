@@ -124,6 +124,12 @@ pub unsafe fn usable_size(p: *mut c_void) -> usize {
     core::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void) -> usize>(f)(p)
 }
 
+/// This thread's errno.
+pub fn errno_location() -> *mut i32 {
+    // SAFETY: always valid.
+    unsafe { __errno_location() }
+}
+
 pub fn set_errno(e: i32) {
     // SAFETY: errno is thread-local and always addressable.
     unsafe { *__errno_location() = e };
