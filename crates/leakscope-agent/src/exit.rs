@@ -8,8 +8,12 @@
 //! - the report itself runs from an atexit handler registered before any of the program's, so it runs after
 //!   all of them and after `_dl_fini` (library destructors), the latest point that still sees the process;
 //! - `_exit`/`_Exit`: interposed, report immediately;
+//! - `quick_exit`: interposed to note the status; the report runs from an `at_quick_exit` handler
+//!   registered first (glibc then leaves through its internal `_exit`, which no interposer sees);
+//! - `daemon`: reimplemented so that the original process leaves through the interposed `_exit`;
 //! - fatal signals: see [`crate::signals`] (reports when the default action is about to kill);
-//! - `fork`: atfork handlers keep the agent's locks consistent; the child starts its own report.
+//! - `fork`: atfork handlers keep the agent's locks consistent; the child starts its own report;
+//!   `vfork` is a `fork`, as under Valgrind.
 
 use crate::report::{final_report, ExitPoint};
 use crate::state::{self, STATE};
@@ -161,6 +165,24 @@ pub unsafe extern "C" fn _Exit(_status: c_int) -> ! {
     )
 }
 
+#[unsafe(naked)]
+#[no_mangle]
+pub unsafe extern "C" fn quick_exit(_status: c_int) -> ! {
+    core::arch::naked_asm!(
+            "lea rsi, [rsp + 8]",
+            "sub rsp, 8",
+            "push r15",
+            "push r14",
+            "mov rdx, rbx",
+            "mov rcx, rbp",
+            "mov r8, r12",
+            "mov r9, r13",
+        "call {f}",
+        "ud2",
+        f = sym quick_exit_impl,
+    )
+}
+
 /// The caller's callee-saved registers at its `exit()` call (rbx, rbp, r12..r15).
 static EXIT_REGS: [AtomicUsize; 6] = [const { AtomicUsize::new(0) }; 6];
 
@@ -175,6 +197,29 @@ extern "C" fn exit_impl(
     r14: usize,
     r15: usize,
 ) -> ! {
+    note_exit_call(status, floor, [rbx, rbp, r12, r13, r14, r15]);
+    call_real_exit(c"exit", status)
+}
+
+/// `quick_exit` runs the `at_quick_exit` handlers, then glibc's internal `_exit`, which no interposer
+/// sees: the report runs from an `at_quick_exit` handler of the agent's, registered first.
+#[allow(clippy::too_many_arguments)]
+extern "C" fn quick_exit_impl(
+    status: c_int,
+    floor: usize,
+    rbx: usize,
+    rbp: usize,
+    r12: usize,
+    r13: usize,
+    r14: usize,
+    r15: usize,
+) -> ! {
+    note_exit_call(status, floor, [rbx, rbp, r12, r13, r14, r15]);
+    call_real_exit(c"quick_exit", status)
+}
+
+/// Notes the status, the caller's stack pointer and its callee-saved registers at an exit call.
+fn note_exit_call(status: c_int, floor: usize, regs: [usize; 6]) {
     if EXIT_CODE
         .compare_exchange(
             NO_STATUS,
@@ -184,20 +229,61 @@ extern "C" fn exit_impl(
         )
         .is_ok()
     {
-        for (slot, v) in EXIT_REGS.iter().zip([rbx, rbp, r12, r13, r14, r15]) {
+        for (slot, v) in EXIT_REGS.iter().zip(regs) {
             slot.store(v, Ordering::Relaxed);
         }
         FLOOR_SP.store(floor, Ordering::Release);
     }
-    // SAFETY: looking up and calling glibc's exit with the program's status.
+}
+
+fn call_real_exit(name: &core::ffi::CStr, status: c_int) -> ! {
+    // SAFETY: looking up and calling glibc's function with the program's status.
     unsafe {
-        let real = next_symbol(c"exit");
+        let real = next_symbol(name);
         if real.is_null() {
             libc::syscall(libc::SYS_exit_group, status);
         }
         let real: extern "C" fn(c_int) -> ! = core::mem::transmute(real);
         real(status)
     }
+}
+
+/// `vfork` runs the child in the parent's memory until it execs or exits: a report from such a child
+/// would act on the parent's state. As under Valgrind, it is a `fork`.
+#[no_mangle]
+pub extern "C" fn vfork() -> libc::pid_t {
+    // SAFETY: plain fork; the atfork handlers keep the agent consistent in both processes.
+    unsafe { libc::fork() }
+}
+
+/// glibc's `daemon`, whose parent leaves through glibc's internal `_exit`, which no interposer sees; here
+/// it leaves through the interposed one, so the original process gets its report.
+#[no_mangle]
+pub unsafe extern "C" fn daemon(nochdir: c_int, noclose: c_int) -> c_int {
+    match libc::fork() {
+        -1 => return -1,
+        0 => {}
+        _ => _exit(0),
+    }
+    if libc::setsid() == -1 {
+        return -1;
+    }
+    if nochdir == 0 {
+        libc::chdir(c"/".as_ptr());
+    }
+    if noclose == 0 {
+        let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if fd < 0 {
+            return -1;
+        }
+        for target in 0..3 {
+            libc::dup2(fd, target);
+        }
+        if fd > 2 {
+            libc::close(fd);
+        }
+    }
+    0
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -225,14 +311,31 @@ extern "C" fn exit_now(
     }
 }
 
-/// Runs after every other atexit handler and destructor (it was registered before them).
-extern "C" fn at_exit(_: *mut c_void) {
+/// Runs after every other atexit handler and destructor (it was registered before them). Registered
+/// with `on_exit`, so the status is known however `exit` was reached (libc's `err`, `error` and `errx`
+/// call it from inside libc, past the interposed `exit`).
+extern "C" fn at_exit(status: c_int, _: *mut c_void) {
+    let code = EXIT_CODE.load(Ordering::Acquire);
+    let status = ExitStatus::Code(if code == NO_STATUS {
+        status
+    } else {
+        code as i32
+    });
+    report_at_exit(status);
+}
+
+/// `quick_exit`: runs after the program's `at_quick_exit` handlers (it was registered before them).
+extern "C" fn at_quick_exit_handler() {
     let code = EXIT_CODE.load(Ordering::Acquire);
     let status = if code == NO_STATUS {
         ExitStatus::Unknown
     } else {
         ExitStatus::Code(code as i32)
     };
+    report_at_exit(status);
+}
+
+fn report_at_exit(status: ExitStatus) {
     let floor = match FLOOR_SP.load(Ordering::Acquire) {
         0 => current_sp(),
         sp => sp,
@@ -249,13 +352,17 @@ extern "C" fn at_exit(_: *mut c_void) {
 }
 
 extern "C" {
-    fn __cxa_atexit(f: extern "C" fn(*mut c_void), arg: *mut c_void, dso: *mut c_void) -> c_int;
+    fn on_exit(f: extern "C" fn(c_int, *mut c_void), arg: *mut c_void) -> c_int;
+    fn at_quick_exit(f: extern "C" fn()) -> c_int;
 }
 
-/// Registers the exit hook; called from the lazy start, before the program's own registrations.
+/// Registers the exit hooks; called from the lazy start, before the program's own registrations.
 pub fn register_at_exit() {
-    // SAFETY: a static function with a null argument, not tied to any DSO.
-    unsafe { __cxa_atexit(at_exit, core::ptr::null_mut(), core::ptr::null_mut()) };
+    // SAFETY: static functions with a null argument.
+    unsafe {
+        on_exit(at_exit, core::ptr::null_mut());
+        at_quick_exit(at_quick_exit_handler);
+    }
 }
 
 extern "C" fn before_fork() {
@@ -280,9 +387,8 @@ extern "C" fn after_fork_child() {
     // SAFETY: plain syscalls.
     let (pid, ppid) = unsafe { (libc::getpid() as u32, libc::getppid() as u32) };
     writer::PID.store(pid, Ordering::Relaxed);
-    EXIT_CODE.store(NO_STATUS, Ordering::Relaxed);
-    FLOOR_SP.store(0, Ordering::Relaxed);
-    EXIT_REGS.iter().for_each(|r| r.store(0, Ordering::Relaxed));
+    // EXIT_CODE, FLOOR_SP and EXIT_REGS stay: a child forked while the parent was exiting (from an
+    // atexit handler) goes on exiting with the same status, on the same stack.
     for s in stacks::all() {
         s.written.store(false, Ordering::Relaxed);
         s.snap_allocs.store(0, Ordering::Relaxed);

@@ -31,7 +31,11 @@ pub struct ExitPoint<'a> {
 
 /// Writes the final report once; later calls (e.g. `_exit` after `exit`) do nothing.
 pub fn final_report(at: ExitPoint) {
+    // SAFETY: getpid cannot fail. A process that shares our memory without being ours (a clone(CLONE_VM)
+    // child) must not act on it.
+    let ours = unsafe { libc::getpid() } as u32 == writer::PID.load(Ordering::Relaxed);
     if state::STATE.load(Ordering::Acquire) != state::ACTIVE
+        || !ours
         || REPORTED.swap(true, Ordering::AcqRel)
     {
         return;

@@ -34,6 +34,9 @@ pub struct ThreadState {
     pub busy: Cell<bool>,
     /// Top of this thread's stack (exclusive), 0 = not known yet.
     pub stack_hi: Cell<usize>,
+    /// Other stacks this thread ran on (see [`foreign_stack_hi`]), as (low, high) bounds of their mapping.
+    foreign: [Cell<(usize, usize)>; FOREIGN],
+    foreign_next: Cell<usize>,
     /// A stop-the-world request arrived while busy: park when leaving the agent.
     pub deferred: Cell<bool>,
     /// This thread's previous stack walk (see [`unwind::WalkCache`]).
@@ -102,6 +105,8 @@ fn new_thread_state(k: libc::pthread_key_t) -> Option<&'static ThreadState> {
     let st = alloc::boxed::Box::leak(alloc::boxed::Box::new(ThreadState {
         busy: Cell::new(false),
         stack_hi: Cell::new(0),
+        foreign: [const { Cell::new((0, 0)) }; FOREIGN],
+        foreign_next: Cell::new(0),
         deferred: Cell::new(false),
         walk: core::cell::UnsafeCell::new(unwind::WalkCache::new()),
         sampler: crate::sampling::Sampler::new(),
@@ -337,7 +342,7 @@ fn cmdline() -> Vec<String> {
         .collect()
 }
 
-/// Upper bound of the current thread's stack, for bounded unwinding. 0 if unknown (e.g. on a signal stack).
+/// Upper bound of the current thread's stack, for bounded unwinding. 0 if unknown.
 #[inline]
 fn stack_hi(t: &ThreadState, sp: usize) -> usize {
     let cached = t.stack_hi.get();
@@ -347,9 +352,39 @@ fn stack_hi(t: &ThreadState, sp: usize) -> usize {
     let hi = compute_stack_hi(sp);
     if hi != 0 {
         t.stack_hi.set(hi);
+        return hi;
     }
-    hi
+    foreign_stack_hi(t, sp)
 }
+
+/// The end of the mapping holding `sp` when the thread runs on a stack that is neither the main stack nor
+/// glibc's for the thread (a signal stack, a coroutine's stack in the heap or in its own mapping). Found in
+/// /proc/self/maps once and remembered (a few per thread), so that the walk never reads past the mapping.
+#[cold]
+fn foreign_stack_hi(t: &ThreadState, sp: usize) -> usize {
+    let known = t
+        .foreign
+        .iter()
+        .map(Cell::get)
+        .find(|&(lo, hi)| lo <= sp && sp < hi);
+    if let Some((_, hi)) = known {
+        return hi;
+    }
+    let maps = crate::maps::read();
+    let Some(m) = maps
+        .iter()
+        .find(|m| m.start <= sp && sp < m.end && m.read && m.write)
+    else {
+        return 0;
+    };
+    let slot = t.foreign_next.get();
+    t.foreign[slot % FOREIGN].set((m.start, m.end));
+    t.foreign_next.set(slot + 1);
+    m.end
+}
+
+/// Foreign stacks remembered per thread.
+const FOREIGN: usize = 4;
 
 extern "C" {
     static __libc_stack_end: *mut c_void;

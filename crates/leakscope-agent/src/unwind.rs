@@ -281,46 +281,72 @@ impl WalkCache {
 
     /// Replaces the steps inner to `keep` (exclusive) with the first `k` fresh steps (innermost first).
     /// `end_used_bp` is for a walk replaced whole (keep = 0): whether the step that ended it read RBP.
-    fn splice(&mut self, keep: usize, k: usize, end_used_bp: bool) {
+    /// When the result would not fit, the outermost cached steps are dropped: the innermost frames are the
+    /// ones a stack is reported with.
+    fn splice(&mut self, mut keep: usize, k: usize, end_used_bp: bool) {
         if keep == 0 {
             self.end_used_bp = end_used_bp;
         }
-        let mut i = keep;
-        for f in (0..k).rev() {
-            let s = self.fresh[f];
-            if i == CACHE_STEPS {
-                break;
+        if keep + k > CACHE_STEPS {
+            let drop = (keep + k - CACHE_STEPS).min(keep);
+            // The cache now begins part-way up the stack: nothing is known of what lies beyond it.
+            self.end_used_bp = true;
+            for i in 0..keep - drop {
+                let s = self.step(i + drop);
+                self.place(i, s);
             }
-            // Step i's RBP is read further out if step i-1 bases its CFA on it, or leaves RBP alone and
-            // something beyond it reads it.
-            self.bp_matters[i] = if i == 0 {
-                self.end_used_bp
-            } else {
-                self.used_bp[i - 1] || (self.bp_slot[i - 1] == 0 && self.bp_matters[i - 1])
-            };
-            self.used_bp[i] = s.used_bp;
-            self.cfa[i] = s.cfa;
-            self.ra[i] = s.ra;
-            self.bp[i] = s.bp;
-            self.ra_slot[i] = s.ra_slot;
-            self.bp_slot[i] = s.bp_slot;
-            self.emit[i] = s.emit;
-            let (h, c, low) = if i == 0 {
-                (SEED, 0, usize::MAX)
-            } else {
-                (self.hash[i - 1], self.count[i - 1], self.low_slot[i - 1])
-            };
-            self.hash[i] = if s.emit { mix(h, s.ra) } else { h };
-            self.count[i] = c + s.emit as u16;
-            let mine = if s.bp_slot == 0 {
-                s.ra_slot
-            } else {
-                s.ra_slot.min(s.bp_slot)
-            };
-            self.low_slot[i] = low.min(mine);
-            i += 1;
+            keep -= drop;
         }
-        self.n = i;
+        for (i, f) in (keep..CACHE_STEPS).zip((0..k).rev()) {
+            let s = self.fresh[f];
+            self.place(i, s);
+        }
+        self.n = (keep + k).min(CACHE_STEPS);
+    }
+
+    /// Cached step i as a Step.
+    fn step(&self, i: usize) -> Step {
+        Step {
+            cfa: self.cfa[i],
+            ra: self.ra[i],
+            bp: self.bp[i],
+            ra_slot: self.ra_slot[i],
+            bp_slot: self.bp_slot[i],
+            used_bp: self.used_bp[i],
+            emit: self.emit[i],
+        }
+    }
+
+    /// Stores step `s` at index i (steps 0..i already in place) with the running values that depend on the
+    /// steps outward of it.
+    fn place(&mut self, i: usize, s: Step) {
+        // Step i's RBP is read further out if step i-1 bases its CFA on it, or leaves RBP alone and
+        // something beyond it reads it.
+        self.bp_matters[i] = if i == 0 {
+            self.end_used_bp
+        } else {
+            self.used_bp[i - 1] || (self.bp_slot[i - 1] == 0 && self.bp_matters[i - 1])
+        };
+        self.used_bp[i] = s.used_bp;
+        self.cfa[i] = s.cfa;
+        self.ra[i] = s.ra;
+        self.bp[i] = s.bp;
+        self.ra_slot[i] = s.ra_slot;
+        self.bp_slot[i] = s.bp_slot;
+        self.emit[i] = s.emit;
+        let (h, c, low) = if i == 0 {
+            (SEED, 0, usize::MAX)
+        } else {
+            (self.hash[i - 1], self.count[i - 1], self.low_slot[i - 1])
+        };
+        self.hash[i] = if s.emit { mix(h, s.ra) } else { h };
+        self.count[i] = c + s.emit as u16;
+        let mine = if s.bp_slot == 0 {
+            s.ra_slot
+        } else {
+            s.ra_slot.min(s.bp_slot)
+        };
+        self.low_slot[i] = low.min(mine);
     }
 }
 

@@ -30,7 +30,7 @@ struct Document<'a> {
     /// The root process's fields (`pid` null and nothing listed when nothing was recorded).
     #[serde(flatten)]
     root: Process<'a>,
-    /// Trace-level and CLI warnings (the root process's own are in `process_warnings`).
+    /// Every warning: the trace's and the CLI's, then each process's (also in its `process_warnings`).
     warnings: Vec<&'a str>,
     children: Vec<Process<'a>>,
 }
@@ -476,6 +476,7 @@ pub fn render(a: &Analysis, ctx: &Context) -> String {
             .warnings
             .iter()
             .chain(&a.warnings)
+            .chain(a.root.iter().chain(&a.children).flat_map(|p| &p.warnings))
             .map(String::as_str)
             .collect(),
         children: a.children.iter().map(|c| process(c, true)).collect(),

@@ -6,7 +6,8 @@
 //!
 //! Header lines (in the first 40 lines of a program):
 //! `// expect-exit: N`, `// expect-summary: definite=B/N indirect=B/N possible=B/N reachable=B/N`,
-//! `// expect-leak: KIND B/N FILE:LINE`, `// expect-child-summary:` / `// expect-child-leak:` (a forked child),
+//! `// expect-leak: KIND B/N FILE:LINE`, `// expect-child-summary:` / `// expect-child-leak:` /
+//! `// expect-child-exit: N` (a forked child),
 //! `// args: …` (`{dir}` = the build directory), `// needs-lib: support/X.c` (built as `{dir}/libX.so`),
 //! `// needs-bin: support/X.c` (built as `{dir}/X`), `// memcheck: same | differs: WHY | skip: WHY`
 //! (`memcheck[O0]: …` for one build only).
@@ -37,6 +38,8 @@ struct Expected {
     summary: BTreeMap<String, Amount>,
     sites: Sites,
     child: Option<(BTreeMap<String, Amount>, Sites)>,
+    /// The first child's exit status, when the header states one.
+    child_exit: Option<i32>,
 }
 
 #[derive(Debug)]
@@ -147,11 +150,19 @@ impl Program {
             )),
             None => None,
         };
+        let child_exit = match self.values("expect-child-exit", build).first() {
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|_| format!("bad expect-child-exit {v}"))?,
+            ),
+            None => None,
+        };
         Ok(Expected {
             exit,
             summary,
             sites,
             child,
+            child_exit,
         })
     }
 
@@ -336,6 +347,7 @@ struct Observed {
     summary: BTreeMap<String, Amount>,
     sites: Sites,
     child: Option<(BTreeMap<String, Amount>, Sites)>,
+    child_exit: Option<i32>,
 }
 
 /// Runs the program under `leakscope run --format json` and returns the parsed report.
@@ -393,15 +405,15 @@ fn observed_from_json(doc: &Value, source_file: &str) -> Observed {
         (summary, sites)
     };
     let (summary, sites) = process(doc);
-    let child = doc["children"]
-        .as_array()
-        .and_then(|c| c.first())
-        .map(process);
+    let first_child = doc["children"].as_array().and_then(|c| c.first());
     Observed {
         exit: doc["exit_code"].as_i64().unwrap_or(-1) as i32,
         summary,
         sites,
-        child,
+        child: first_child.map(process),
+        child_exit: first_child
+            .and_then(|c| c["exit_code"].as_i64())
+            .map(|c| c as i32),
     }
 }
 
@@ -439,6 +451,12 @@ fn expected_matches(exp: &Expected, obs: &Observed) -> Vec<String> {
         (Some((es, el)), Some((os, ol))) => compare(&mut diffs, "child ", es, el, os, ol),
         (Some(_), None) => diffs.push("expected a forked child's report, got none".into()),
         _ => {}
+    }
+    if exp.child_exit.is_some() && exp.child_exit != obs.child_exit {
+        diffs.push(format!(
+            "child exit status: expected {:?}, got {:?}",
+            exp.child_exit, obs.child_exit
+        ));
     }
     diffs
 }
@@ -605,6 +623,7 @@ fn run_memcheck(p: &Program, dir: &Path) -> Result<Observed, String> {
         summary,
         sites,
         child,
+        child_exit: None,
     })
 }
 
@@ -708,7 +727,10 @@ fn corpus_expectations_agree_with_memcheck() {
             );
             return Ok(());
         }
-        let exp = p.expected(build)?;
+        let exp = Expected {
+            child_exit: None, // Memcheck's log does not say
+            ..p.expected(build)?
+        };
         let obs = run_memcheck(p, dir)?;
         let diffs = expected_matches(&exp, &obs);
         if diffs.is_empty() {
