@@ -38,7 +38,11 @@ pub enum Command {
         sends them to the program too) and passes SIGTERM and SIGHUP on to the program.\n\n\
         Statically linked and set-user-ID programs cannot be traced (the dynamic loader does not preload into \
         them); leakscope says so and still runs them. Processes the program forks are traced and reported \
-        under their pid, and so are the programs they exec (e.g. system()'s shell) unless --no-follow-exec."
+        under their pid, and so are the programs they exec (e.g. system()'s shell) unless --no-follow-exec.\n\n\
+        Environment: LEAKSCOPE_QUARANTINE_BYTES (freed memory each thread holds back before reuse, as \
+        Memcheck does; default 1048576 = 1 MiB, 0 for none), LEAKSCOPE_PRECISE=1 (keep the protections sampled \
+        mode drops), LEAKSCOPE_AGENT (use this agent library instead of the embedded one), \
+        LEAKSCOPE_UNWIND_REFERENCE=1 (walk every stack from scratch, to check the fast unwinder)."
     )]
     Run(RunArgs),
     /// Render the report of an existing trace file
@@ -112,7 +116,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIGNAL", value_parser = parse_signal)]
     pub check_signal: Option<i32>,
     /// Record the stack of about one allocation per BYTES allocated instead of every allocation's (0: every
-    /// allocation)
+    /// allocation). For production: Poisson sampling by bytes (blocks of BYTES or more always), unbiased
+    /// per-site estimates; every block is still scanned, so the summary stays exact, but the protections
+    /// that make verdicts match Memcheck's exactly (zero-filled blocks, scrubbed stacks, the quarantine) are
+    /// off unless LEAKSCOPE_PRECISE=1. 524288 (512 KiB) is a good start
     #[arg(long, value_name = "BYTES", default_value_t = 0)]
     pub sample_rate: u64,
     /// Do not trace programs that the program's forked children (or their descendants, e.g. system()'s
