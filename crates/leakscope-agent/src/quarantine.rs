@@ -1,12 +1,12 @@
 //! Delayed reuse of freed blocks, as Memcheck's queue of freed blocks (`--freelist-vol`).
 //!
-//! A freed block's memory is not handed out again until `LEAKSCOPE_QUARANTINE_BYTES` (default 1 MB) of
+//! A freed block's memory is not handed out again until `LEAKSCOPE_QUARANTINE_BYTES` (default 64 KiB) of
 //! later frees by the same thread. Until then malloc cannot return its address, so a pointer the program
 //! kept to a freed block (a global left dangling) points at nothing live instead of at some new block, and
 //! the scan does not take a lost block for reachable. Memcheck's verdicts depend on exactly this. Each
 //! thread has its own queue, so frees never contend on a lock. When a thread exits its queue is kept, among
-//! the orphans of exited threads (1 MB in all, oldest released first): releasing it at once let the next
-//! thread's blocks take the addresses of blocks the exited one had just freed.
+//! the orphans of exited threads (at least 1 MiB in all, oldest released first): releasing it at once let
+//! the next thread's blocks take the addresses of blocks the exited one had just freed.
 //!
 //! Blocks that have served their time are *ripe*. Handing them back to glibc in the order they were freed
 //! defeats its per-size caches (every malloc then takes glibc's slow path through its bins, which made the
@@ -19,8 +19,13 @@ use core::cell::Cell;
 use core::ffi::c_void;
 
 const MAX_BLOCK: usize = 1 << 20;
-/// Ring capacity in blocks (16 bytes each: 1 MiB of agent memory per thread, mapped on first use).
-const CAP: usize = 1 << 16;
+/// Ring capacity in blocks (16 bytes each, mapped on first use): one slot per 16 bytes of the quarantine,
+/// within 1024..65536 (64 KiB of agent memory per thread by default).
+fn cap() -> usize {
+    (crate::config::quarantine_bytes() / 16)
+        .next_power_of_two()
+        .clamp(1 << 10, 1 << 16)
+}
 /// Most blocks released by one free (keeps each call's work bounded).
 const MAX_EVICT: usize = 8;
 /// Length of the array [`Ring::defer`] fills.
@@ -100,12 +105,12 @@ impl Ring {
         let mut evicted = 0;
         while self.len.get() > 0
             && evicted < MAX_EVICT
-            && (self.len.get() == CAP || self.bytes.get() + size > limit)
+            && (self.len.get() == cap() || self.bytes.get() + size > limit)
         {
             let head = self.head.get();
-            // SAFETY: head < CAP indexes the mapped ring.
+            // SAFETY: head < cap() indexes the mapped ring.
             let (old, tagged) = unsafe { *slots.add(head) };
-            self.head.set((head + 1) % CAP);
+            self.head.set((head + 1) % cap());
             self.len.set(self.len.get() - 1);
             self.bytes
                 .set(self.bytes.get() - (tagged & ((1 << CLASS_SHIFT) - 1)));
@@ -115,13 +120,13 @@ impl Ring {
                 n += 1;
             }
         }
-        if self.len.get() == CAP {
+        if self.len.get() == cap() {
             out[n] = raw;
             return n + 1;
         }
-        let tail = (self.head.get() + self.len.get()) % CAP;
+        let tail = (self.head.get() + self.len.get()) % cap();
         let class = class_of_chunk(raw as usize);
-        // SAFETY: tail < CAP indexes the mapped ring.
+        // SAFETY: tail < cap() indexes the mapped ring.
         unsafe { *slots.add(tail) = (raw as usize, size | class << CLASS_SHIFT) };
         self.len.set(self.len.get() + 1);
         self.bytes.set(self.bytes.get() + size);
@@ -164,7 +169,7 @@ impl Ring {
 
     fn mapped(&self) -> bool {
         if self.slots.get().is_null() {
-            let p = crate::mem::map(CAP * core::mem::size_of::<(usize, usize)>());
+            let p = crate::mem::map(cap() * core::mem::size_of::<(usize, usize)>());
             let r = crate::mem::map(core::mem::size_of::<Ripe>());
             if p.is_null() || r.is_null() {
                 return false; // (a lost mapping here is only agent memory)
@@ -192,7 +197,7 @@ impl Ring {
         {
             let mut list = ORPHANS.lock();
             list.push(orphan);
-            let limit = crate::config::quarantine_bytes();
+            let limit = crate::config::quarantine_bytes().max(ORPHANS_MIN);
             let mut total: usize = list.iter().map(|o| o.bytes).sum();
             while total > limit && !list.is_empty() {
                 let o = list.remove(0);
@@ -203,6 +208,9 @@ impl Ring {
         over.into_iter().for_each(Orphan::release); // with the lock released: free may call the kernel
     }
 }
+
+/// Bytes the orphans may hold at least: they cost memory, not time (nothing cycles through them).
+const ORPHANS_MIN: usize = 1 << 20;
 
 /// A queue of an exited thread.
 struct Orphan {
@@ -228,7 +236,7 @@ impl Orphan {
         };
         for i in 0..self.len {
             // SAFETY: the first `len` slots from `head` hold blocks.
-            free(unsafe { *self.slots.add((self.head + i) % CAP) }.0);
+            free(unsafe { *self.slots.add((self.head + i) % cap()) }.0);
         }
         // SAFETY: mapped with the ring.
         let r = unsafe { &*self.ripe };
@@ -237,7 +245,7 @@ impl Orphan {
         }
         crate::mem::unmap(
             self.slots.cast(),
-            CAP * core::mem::size_of::<(usize, usize)>(),
+            cap() * core::mem::size_of::<(usize, usize)>(),
         );
         crate::mem::unmap(self.ripe.cast(), core::mem::size_of::<Ripe>());
     }

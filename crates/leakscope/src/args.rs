@@ -40,7 +40,7 @@ pub enum Command {
         them); leakscope says so and still runs them. Processes the program forks are traced and reported \
         under their pid, and so are the programs they exec (e.g. system()'s shell) unless --no-follow-exec.\n\n\
         Environment: LEAKSCOPE_QUARANTINE_BYTES (freed memory each thread holds back before reuse, as \
-        Memcheck does; default 1048576 = 1 MiB, 0 for none), LEAKSCOPE_PRECISE=1 (keep the protections sampled \
+        Memcheck does; default 65536 = 64 KiB, 0 for none), LEAKSCOPE_PRECISE=1 (keep the protections sampled \
         mode drops), LEAKSCOPE_AGENT (use this agent library instead of the embedded one), \
         LEAKSCOPE_UNWIND_REFERENCE=1 (walk every stack from scratch, to check the fast unwinder)."
     )]
