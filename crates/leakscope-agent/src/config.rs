@@ -27,20 +27,22 @@ fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
     s.to_str().ok()?.trim().parse().ok()
 }
 
-/// Reads `LEAKSCOPE_SAMPLE_RATE`, `LEAKSCOPE_INTERVAL_MS`, `LEAKSCOPE_CHECK_SIGNAL`,
-/// `LEAKSCOPE_QUARANTINE_BYTES`, `LEAKSCOPE_PRECISE` and `LEAKSCOPE_UNWIND_REFERENCE` (1: walk every stack
-/// from scratch, for comparing the fast path against it).
+/// Reads the settings of `leakscope run` (the `LEAKSCOPE` variable: sampling rate, snapshot interval,
+/// check signal) and the user's knobs `LEAKSCOPE_QUARANTINE_BYTES`, `LEAKSCOPE_PRECISE` and
+/// `LEAKSCOPE_UNWIND_REFERENCE` (1: walk every stack from scratch, for comparing the fast path against it).
 pub fn load() {
-    if let Some(v) = env_u64(c"LEAKSCOPE_CHECK_SIGNAL") {
+    use leakscope_trace::settings::number;
+    let s = crate::state::settings().unwrap_or(&[]);
+    if let Some(v) = number(s, "signal") {
         CHECK_SIGNAL.store(v, Ordering::Relaxed);
     }
     if env_u64(c"LEAKSCOPE_UNWIND_REFERENCE") == Some(1) {
         WALK_CACHE.store(false, Ordering::Relaxed);
     }
-    if let Some(v) = env_u64(c"LEAKSCOPE_SAMPLE_RATE") {
+    if let Some(v) = number(s, "rate") {
         SAMPLE_RATE.store(v, Ordering::Relaxed);
     }
-    if let Some(v) = env_u64(c"LEAKSCOPE_INTERVAL_MS") {
+    if let Some(v) = number(s, "interval") {
         INTERVAL_MS.store(v, Ordering::Relaxed);
     }
     // Sampled mode is for production: unless asked otherwise it drops what makes verdicts Memcheck's at a
@@ -83,7 +85,7 @@ pub fn walk_cache() -> bool {
     WALK_CACHE.load(Ordering::Relaxed)
 }
 
-/// The signal that asks for a live leak check (`LEAKSCOPE_CHECK_SIGNAL`, default SIGRTMAX-2).
+/// The signal that asks for a live leak check (`leakscope run --check-signal`, default SIGRTMAX-2).
 pub fn check_signal() -> i32 {
     match CHECK_SIGNAL.load(Ordering::Relaxed) {
         0 => libc::SIGRTMAX() - 2,

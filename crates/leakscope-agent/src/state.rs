@@ -181,25 +181,27 @@ fn getenv(name: &core::ffi::CStr) -> Option<&'static [u8]> {
     (!p.is_null()).then(|| unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes_with_nul())
 }
 
-fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
-    let v = getenv(name)?;
-    core::str::from_utf8(&v[..v.len() - 1])
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+/// The settings `leakscope run` left in the environment (`LEAKSCOPE`, see `leakscope_trace::settings`),
+/// NUL-terminated.
+pub fn settings() -> Option<&'static [u8]> {
+    getenv(c"LEAKSCOPE")
 }
 
 /// Decides whether this image is traced; if so opens the trace and writes who we are.
 fn begin_tracing() -> bool {
-    let Some(path) = getenv(c"LEAKSCOPE_TRACE") else {
+    use leakscope_trace::settings::{field, number};
+    let Some(s) = settings() else {
+        return false;
+    };
+    // The trace is the last field: its value runs to the NUL, which open() needs.
+    let Some(path) = field(s, "trace").filter(|p| p.len() > 1) else {
         return false;
     };
     // SAFETY: plain syscalls.
     let (pid, ppid) = unsafe { (libc::getpid() as u32, libc::getppid() as u32) };
     // A fresh image whose parent is not the leakscope CLI is an exec'ed descendant: follow only if asked.
-    let follow = env_u64(c"LEAKSCOPE_FOLLOW_EXEC") == Some(1);
-    if let Some(cli) = env_u64(c"LEAKSCOPE_CLI_PID") {
+    let follow = number(s, "follow") == Some(1);
+    if let Some(cli) = number(s, "cli") {
         if cli as u32 != ppid && !follow {
             mark_exec_away(path, pid);
             return false;

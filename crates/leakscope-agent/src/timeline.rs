@@ -25,7 +25,7 @@ extern "C" fn on_check_signal(_: i32) {
     };
 }
 
-/// Installs the handler of the check signal (`LEAKSCOPE_CHECK_SIGNAL`, default SIGRTMAX-2).
+/// Installs the handler of the check signal (`leakscope run --check-signal`, default SIGRTMAX-2).
 fn install_check_signal() {
     let sig = config::check_signal();
     crate::signals::unhook(sig);

@@ -5,7 +5,8 @@
 //! process and the children it forks can share one file, and a trace cut short (target killed) still yields
 //! every complete chunk. The byte-level specification is `docs/trace-format.md`; this crate is its reference
 //! implementation: [`records`] holds the typed payloads with their encoders and decoders, [`reader`] walks a
-//! file and recovers from truncation, [`varint`] is the integer encoding both use.
+//! file and recovers from truncation, [`varint`] is the integer encoding both use. [`settings`] is how the
+//! CLI tells the agent where to write and what to record.
 
 #![no_std]
 
@@ -13,6 +14,7 @@ extern crate alloc;
 
 pub mod reader;
 pub mod records;
+pub mod settings;
 pub mod varint;
 
 pub use reader::{read_trace, TraceError, TraceFile};

@@ -31,9 +31,10 @@ pub enum Command {
         override_usage = "leakscope run [OPTIONS] [--] PROGRAM [ARGS]...",
         long_about = "Run a program under leakscope and report its leaks once it and every process it forked \
         have ended.\n\nThe program's stdin, stdout, stderr, arguments and environment are its own; leakscope \
-        adds LD_PRELOAD (the agent, in front of any existing value), LEAKSCOPE_TRACE, LEAKSCOPE_INTERVAL_MS, \
-        LEAKSCOPE_SAMPLE_RATE, LEAKSCOPE_FOLLOW_EXEC and LEAKSCOPE_CLI_PID. The report goes to stderr (both formats) unless --output \
-        is given. leakscope exits with the program's status (128+N if a signal N killed it), or with \
+        adds LD_PRELOAD (the agent, in front of any existing value), LEAKSCOPE (the agent's settings), and, \
+        as Valgrind does, GLIBCXX_FORCE_NEW=1 and GLIBCPP_FORCE_NEW=1 (libstdc++'s pool allocators then \
+        allocate each object with operator new, where the leak check sees it). The report goes to stderr \
+        (both formats) unless --output is given. leakscope exits with the program's status (128+N if a signal N killed it), or with \
         --error-exitcode when leaks were found. While waiting it ignores SIGINT and SIGQUIT (the terminal \
         sends them to the program too) and passes SIGTERM and SIGHUP on to the program.\n\n\
         Statically linked and set-user-ID programs cannot be traced (the dynamic loader does not preload into \
@@ -55,8 +56,8 @@ pub enum Command {
     /// Run a leak check inside a program started with `leakscope run`, while it keeps running
     #[command(
         long_about = "Run a leak check inside a program started with `leakscope run`, while it keeps running.\n\n        PID is the program's process id as ps shows it (a process it forked works too). leakscope finds the \
-        program's trace through its environment (LEAKSCOPE_TRACE), sends it the check signal \
-        (LEAKSCOPE_CHECK_SIGNAL, default SIGRTMAX-2, or what `leakscope run --check-signal` chose), and waits \
+        program's trace through its environment (the LEAKSCOPE variable), sends it the check signal \
+        (default SIGRTMAX-2, or what `leakscope run --check-signal` chose), and waits \
         for the agent to write the result: the program's threads are stopped for the reachability scan only, \
         without ptrace, then go on. The report (to stdout) has the loss records as at exit, with what is new \
         or increased since the previous check (Memcheck's `leak_check increased`), the pause, and the growth \

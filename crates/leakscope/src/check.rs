@@ -11,6 +11,7 @@ use crate::present::{exit_code, present_to, read_trace_file};
 use crate::Failure;
 use leakscope_analysis::Options;
 use leakscope_report::Context;
+use leakscope_trace::settings;
 use leakscope_trace::{read_trace, AgesTrigger, Record, Trigger};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -21,23 +22,26 @@ fn fail(message: String) -> Failure {
 
 pub fn check(args: CheckArgs) -> Result<i32, Failure> {
     let (pid, env) = program(args.pid)?;
-    let trace = match (&args.trace, env.iter().find(|(k, _)| k == "LEAKSCOPE_TRACE")) {
+    let settings = settings_of(&env);
+    let trace = match (
+        &args.trace,
+        settings.and_then(|v| settings::field(v, "trace")),
+    ) {
         (Some(t), _) => t.clone(),
-        (None, Some((_, v))) => PathBuf::from(v),
+        (None, Some(v)) => PathBuf::from(String::from_utf8_lossy(v).into_owned()),
         (None, None) => {
             return Err(fail(format!(
-                "process {pid} was not started by `leakscope run` (its environment has no LEAKSCOPE_TRACE); \
-                 pass --trace FILE if it was"
+                "process {pid} was not started by `leakscope run` (its environment has no {}); \
+                 pass --trace FILE if it was",
+                settings::VAR
             )))
         }
     };
     let signal = match args.signal {
         Some(s) => s,
-        None => env
-            .iter()
-            .find(|(k, _)| k == "LEAKSCOPE_CHECK_SIGNAL")
-            .and_then(|(_, v)| v.trim().parse().ok())
-            .unwrap_or_else(|| libc::SIGRTMAX() - 2),
+        None => settings
+            .and_then(|v| settings::number(v, "signal"))
+            .map_or_else(|| libc::SIGRTMAX() - 2, |s| s as i32),
     };
     if !catches(pid, signal)? {
         return Err(fail(format!(
@@ -68,11 +72,18 @@ pub fn check(args: CheckArgs) -> Result<i32, Failure> {
     Ok(exit_code(Some(0), found, out.error_exitcode))
 }
 
+/// The agent's settings in a process's environment (`LEAKSCOPE`).
+fn settings_of(env: &[(String, String)]) -> Option<&[u8]> {
+    env.iter()
+        .find(|(k, _)| k == settings::VAR)
+        .map(|(_, v)| v.as_bytes())
+}
+
 /// The traced program to check and its environment: `pid` itself, or, when `pid` is a `leakscope run`
 /// (whose environment has no trace), the one program it started.
 fn program(pid: u32) -> Result<(u32, Vec<(String, String)>), Failure> {
     let env = environment(pid)?;
-    let traced = |env: &[(String, String)]| env.iter().any(|(k, _)| k == "LEAKSCOPE_TRACE");
+    let traced = |env: &[(String, String)]| settings_of(env).is_some();
     if traced(&env) {
         return Ok((pid, env));
     }

@@ -7,6 +7,7 @@ use crate::present::{exit_code, present};
 use crate::{agent, supervise, Failure};
 use leakscope_analysis::Options;
 use leakscope_report::Context;
+use leakscope_trace::settings::Settings;
 use leakscope_trace::{frame_chunk, ExitStatus, Record, RunInfo};
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
@@ -186,7 +187,10 @@ fn create_trace(path: &Path) -> Result<(), Failure> {
     })
 }
 
-/// The environment the program gets: its own, plus the agent preloaded and the agent's settings.
+/// The environment the program gets: its own, plus the agent preloaded, the agent's settings in one
+/// variable, and libstdc++'s GLIBCXX_FORCE_NEW (and its old name) as Valgrind sets them — so that the
+/// program sees as many added variables as under Memcheck, and libstdc++'s pool allocators (if a program
+/// uses one) allocate each object with `operator new`, where the leak check sees it, as under Memcheck.
 fn command(exe: &Path, args: &RunArgs, agent: &Path, trace: &Path) -> Command {
     let mut cmd = Command::new(exe);
     cmd.arg0(&args.command[0]).args(&args.command[1..]);
@@ -199,18 +203,21 @@ fn command(exe: &Path, args: &RunArgs, agent: &Path, trace: &Path) -> Command {
         0 if !args.interval.is_zero() => 1,
         ms => ms,
     };
-    cmd.env("LD_PRELOAD", preload)
-        .env("LEAKSCOPE_TRACE", trace)
-        .env("LEAKSCOPE_INTERVAL_MS", interval_ms.to_string())
-        .env("LEAKSCOPE_SAMPLE_RATE", args.sample_rate.to_string())
+    let settings = Settings {
+        cli: std::process::id(),
+        interval_ms: interval_ms as u64,
+        sample_rate: args.sample_rate,
         // Exec'ed descendants are traced unless --no-follow-exec (then only the process leakscope started).
-        .env(
-            "LEAKSCOPE_FOLLOW_EXEC",
-            if args.no_follow_exec { "0" } else { "1" },
-        )
-        .env("LEAKSCOPE_CLI_PID", std::process::id().to_string());
-    if let Some(sig) = args.check_signal {
-        cmd.env("LEAKSCOPE_CHECK_SIGNAL", sig.to_string());
+        follow_exec: !args.no_follow_exec,
+        check_signal: args.check_signal,
+        trace: trace.display().to_string(),
+    };
+    cmd.env("LD_PRELOAD", preload)
+        .env(leakscope_trace::settings::VAR, settings.encode());
+    for var in ["GLIBCXX_FORCE_NEW", "GLIBCPP_FORCE_NEW"] {
+        if std::env::var_os(var).is_none() {
+            cmd.env(var, "1");
+        }
     }
     cmd
 }
