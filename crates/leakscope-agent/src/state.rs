@@ -523,7 +523,10 @@ pub fn site_for(t: &ThreadState, size: usize, caller: unwind::Caller) -> u32 {
 /// the program just received, for thread `t` (inside the agent).
 #[inline]
 pub fn record_alloc(t: &ThreadState, p: usize, size: usize, shift: u32, site: u32) {
-    if let Some(s) = stacks::by_id(site).filter(|_| !is_unsampled(site)) {
+    if let Some(s) = Some(site)
+        .filter(|&s| !is_unsampled(s))
+        .and_then(stacks::by_id)
+    {
         s.on_alloc(weight(size), t.stripe.min(stacks::SHARED));
     }
     let block = crate::live::Block::new(p, size, site, TICK.load(Ordering::Relaxed));
@@ -537,7 +540,10 @@ pub fn forget(t: &ThreadState, b: &crate::live::Block) {
 }
 
 fn forget_in(b: &crate::live::Block, stripe: usize) {
-    if let Some(s) = stacks::by_id(b.site()).filter(|_| !is_unsampled(b.site())) {
+    if let Some(s) = Some(b.site())
+        .filter(|&s| !is_unsampled(s))
+        .and_then(stacks::by_id)
+    {
         s.on_free(weight(b.size()), stripe);
     }
 }
