@@ -72,8 +72,10 @@ pub fn read() -> Vec<Mapping> {
     if raw.is_empty() {
         raw = read_all(c"/proc/self/maps"); // kernels before 3.17
     }
-    let text = core::str::from_utf8(&raw).unwrap_or("");
-    text.lines().filter_map(parse_line).collect()
+    // Line by line: a path that is not UTF-8 must not cost the other mappings.
+    raw.split(|&c| c == b'\n')
+        .filter_map(|line| parse_line(&String::from_utf8_lossy(line)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -251,13 +251,39 @@ fn is_special(m: &Mapping) -> bool {
     ) || (p.starts_with("/dev/") && p != "/dev/zero" && !p.starts_with("/dev/shm/"))
 }
 
-/// An anonymous mapping that belongs to malloc: it holds a live block, or it is a glibc arena heap.
-fn is_malloc_region(m: &Mapping, maps: &[Mapping], blocks: &[Block]) -> bool {
+/// The parts of an anonymous mapping that belong to malloc, which are never roots. None: all of it (an
+/// arena heap, or memory that holds chunks malloc carved out of it). The kernel merges adjacent anonymous
+/// mappings, so the one glibc made for a large block (its own mmap) may be one mapping with memory the
+/// program mapped itself: only the large blocks' own mappings are left out then.
+fn malloc_parts(m: &Mapping, maps: &[Mapping], blocks: &[Block]) -> Option<Vec<(usize, usize)>> {
     if m.is_file() {
-        return false;
+        return Some(Vec::new());
+    }
+    if is_arena_heap(m, maps) {
+        return None;
     }
     let i = blocks.partition_point(|b| b.addr() < m.start);
-    blocks.get(i).is_some_and(|b| b.addr() < m.end) || is_arena_heap(m, maps)
+    let inside = blocks[i..].iter().take_while(|b| b.addr() < m.end);
+    inside
+        .map(|b| mmapped_chunk(b).filter(|&(lo, hi)| lo >= m.start && hi <= m.end))
+        .collect()
+}
+
+/// The mapping glibc made for a large block on its own (an mmapped chunk): from the chunk's header, its
+/// size word with IS_MMAPPED set and its prev_size word holding the distance from the mapping's start
+/// (non-zero for aligned blocks). None when the block's chunk is not one, or does not look like glibc's.
+fn mmapped_chunk(b: &Block) -> Option<(usize, usize)> {
+    const IS_MMAPPED: usize = 2;
+    const PAGE: usize = 4096;
+    let raw = live::allocation_start(b.addr())?;
+    let chunk = raw.checked_sub(16)?;
+    // SAFETY: the world is stopped and the block is live, so the allocation and the two words glibc keeps
+    // in front of it are mapped.
+    let (prev_size, size) = unsafe { (*(chunk as *const usize), *((chunk + 8) as *const usize)) };
+    let (lo, hi) = (chunk.checked_sub(prev_size)?, chunk.checked_add(size & !7)?);
+    let plausible =
+        size & IS_MMAPPED != 0 && lo % PAGE == 0 && hi % PAGE == 0 && hi >= b.addr() + b.size();
+    plausible.then_some((lo, hi))
 }
 
 /// glibc reserves each heap of a thread arena as 64 MiB, 64 MiB-aligned, and makes the part in use
@@ -286,19 +312,31 @@ fn root_ranges(maps: &[Mapping], blocks: &[Block], sps: &[usize]) -> Vec<(usize,
     let (alo, ahi) = state::agent_range();
     exclude.push((alo, ahi));
     exclude.sort_unstable();
+    // A stack pointer in agent memory (the timeline thread's) says nothing about the program's mapping
+    // the kernel may have merged with that stack: the whole mapping is scanned, minus the agent's part.
+    let in_agent = |sp: usize| exclude.iter().any(|&(a, b)| sp >= a && sp < b);
     let mut roots = Vec::new();
     for m in maps.iter().filter(|m| m.read && m.write && !is_special(m)) {
         let sp = sps
             .iter()
             .copied()
-            .filter(|&sp| sp >= m.start && sp < m.end)
+            .filter(|&sp| sp >= m.start && sp < m.end && !in_agent(sp))
             .min();
-        let lo = match sp {
-            Some(sp) => sp & !(core::mem::size_of::<usize>() - 1),
-            None if is_malloc_region(m, maps, blocks) => continue,
-            None => m.start,
+        let (lo, malloc) = match sp {
+            Some(sp) => (sp & !(core::mem::size_of::<usize>() - 1), Vec::new()),
+            None => match malloc_parts(m, maps, blocks) {
+                Some(parts) => (m.start, parts),
+                None => continue,
+            },
         };
-        subtract(lo, m.end, &exclude, &mut roots);
+        if malloc.is_empty() {
+            subtract(lo, m.end, &exclude, &mut roots);
+        } else {
+            let mut all = exclude.clone();
+            all.extend(malloc);
+            all.sort_unstable();
+            subtract(lo, m.end, &all, &mut roots);
+        }
     }
     roots
 }
