@@ -1,10 +1,11 @@
-/* lru.c SECONDS - two bounded caches with least-recently-used eviction, nothing else:
+/* lru.c SECONDS [CLEANUP] - two bounded caches with least-recently-used eviction, nothing else:
  *   small_cache_put  512 entries, full within a few milliseconds (before the first snapshot), then
  *                    replaced at about 2000 entries/s                                   -> saturating
  *   big_cache_put    3000 entries of 64..2048 bytes, filling over about 1.5 s, then
  *                    replaced                                                          -> saturating
  * Keys are drawn from a space 4 times the capacity, so lookups both hit (the entry moves to the front)
- * and miss (a new entry evicts the least recently used one). Neither may be called growing. */
+ * and miss (a new entry evicts the least recently used one). Neither may be called growing. CLEANUP = 1:
+ * both caches are emptied before main returns (a clean shutdown); they are still listed, with their verdict. */
 #include "common.h"
 
 struct node {
@@ -71,6 +72,17 @@ SITE static char *big_value(size_t n) { char *v = malloc(n); v[0] = 2; return v;
 
 static struct lru small, big;
 
+static void lru_clear(struct lru *c)
+{
+    while (c->head.next != &c->head) {
+        struct node *n = c->head.next;
+        unlink_node(n);
+        free(n->value);
+        free(n);
+    }
+    free(c->slot);
+}
+
 SITE static void small_cache_put(void) { lru_put(&small, (unsigned)(rnd() % 2048), 32 + rnd() % 480, small_value); }
 SITE static void big_cache_put(void) { lru_put(&big, (unsigned)(rnd() % 12000), 64 + rnd() % 1984, big_value); }
 
@@ -85,6 +97,10 @@ int main(int argc, char **argv)
         for (int k = 0; k < 2; k++) small_cache_put();
         for (int k = 0; k < 4; k++) big_cache_put();
         usleep(1000);
+    }
+    if (argc > 2 && atoi(argv[2])) {
+        lru_clear(&small);
+        lru_clear(&big);
     }
     return 0;
 }

@@ -84,15 +84,17 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
         0 => 3_600_000,
         ms => ms,
     };
-    // Wake at least every LAST_THREAD_POLL_MS to notice that the program's threads are all gone.
-    let nap = interval.min(LAST_THREAD_POLL_MS);
-    let ts = libc::timespec {
-        tv_sec: (nap / 1000) as i64,
-        tv_nsec: ((nap % 1000) * 1_000_000) as i64,
-    };
     let mut seen = CHECKS_REQUESTED.load(Ordering::Acquire);
-    let mut next = world::monotonic_ns() + interval * 1_000_000;
+    let mut next = world::monotonic_ns() + period_ms(interval, 0) * 1_000_000;
     loop {
+        // Wake at the next snapshot, and at least every LAST_THREAD_POLL_MS to notice that the program's
+        // threads are all gone.
+        let nap =
+            (next.saturating_sub(world::monotonic_ns()) / 1_000_000).clamp(1, LAST_THREAD_POLL_MS);
+        let ts = libc::timespec {
+            tv_sec: (nap / 1000) as i64,
+            tv_nsec: ((nap % 1000) * 1_000_000) as i64,
+        };
         // SAFETY: futex wait on a valid word with a relative timeout; a check request wakes it early.
         unsafe {
             libc::syscall(
@@ -116,14 +118,39 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
             seen = requested;
             crate::report::live_check();
         }
-        if config::interval_ms() != 0 && world::monotonic_ns() >= next {
-            next = world::monotonic_ns() + interval * 1_000_000;
+        let now = world::monotonic_ns();
+        if config::interval_ms() != 0 && now >= next {
+            // On schedule (a late wake does not shift the following snapshots), unless far behind.
+            let period = period_ms(interval, crate::uptime_ns()) * 1_000_000;
+            next = if now - next < period {
+                next + period
+            } else {
+                now + period
+            };
             let tick = TICK.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
             write_snapshot();
             if leakscope_trace::periodic_ages_due(tick.into()) {
                 crate::ages::emit_periodic();
             }
         }
+    }
+}
+
+/// Snapshots over the first [`FINE_INTERVALS`] intervals are this many times closer together.
+const FINE_FACTOR: u64 = 10;
+const FINE_INTERVALS: u64 = 10;
+/// The finest period the start is recorded at.
+const FINE_MIN_MS: u64 = 100;
+
+/// Time to the next snapshot at `uptime_ns`: the interval, or a tenth of it (at least [`FINE_MIN_MS`])
+/// during the first ten intervals, so that a run of a few seconds already has the points a growth verdict
+/// needs (at the default 1 s: 100 snapshots in the first 10 s, then one a second). A long run's trace
+/// gains at most 90 snapshots from it, once.
+fn period_ms(interval: u64, uptime_ns: u64) -> u64 {
+    if uptime_ns / 1_000_000 < interval.saturating_mul(FINE_INTERVALS) {
+        (interval / FINE_FACTOR).max(FINE_MIN_MS).min(interval)
+    } else {
+        interval
     }
 }
 

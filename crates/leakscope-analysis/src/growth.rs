@@ -143,7 +143,7 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
         && steps_up >= 3
         && (eff >= CLEAN || (eff >= MIN_EFFICIENCY && slope_all * span >= 0.05 * level_end));
     // The tail: is the rise still going on?
-    let tail_len = tail_len(n);
+    let tail_len = tail_len(t).min(n);
     let (tt, ty) = (&t[n - tail_len..], &y[n - tail_len..]);
     let tail_span = tt[tail_len - 1] - tt[0];
     let ends = (tail_len / 3).max(1);
@@ -157,7 +157,13 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
     // A tail that rises almost monotonically is growth of its own. Any other must rise by 5% of the live
     // bytes, and so must the window before it, at a comparable rate: a cache that filled up and then
     // wanders around its bound may wander up in one window, rarely in two in a row.
-    let mid_len = tail_len.min(n - tail_len);
+    // The window before the tail: as many points, or as long in time when they are not evenly spaced.
+    let before = &t[..n - tail_len];
+    let mid_len = if before.is_empty() || evenly_spaced(t) {
+        tail_len.min(before.len())
+    } else {
+        last_span(before, t[n - 1] - t[n - tail_len]).min(before.len())
+    };
     let (mt, my) = (
         &t[n - tail_len - mid_len..n - tail_len],
         &y[n - tail_len - mid_len..n - tail_len],
@@ -176,8 +182,13 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
         && (tail_rise > 3.0 * step_noise || p_tail < TAIL_ALPHA)
         && own_trend;
     if rose && still {
-        let half = &y[n / 2..];
-        let slope_half = theil_sen(&t[n / 2..], half);
+        // The current rate: that of the second half of the run (in time).
+        let h = if evenly_spaced(t) {
+            n / 2
+        } else {
+            n - last_span(t, span / 2.0).max(2)
+        };
+        let slope_half = theil_sen(&t[h..], &y[h..]);
         let rate = if slope_half > 0.0 {
             slope_half
         } else {
@@ -219,13 +230,34 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
     }
 }
 
-/// Points in the tail of a series of `n` points: its last third, at least 8 (about half of a short one).
-pub fn tail_len(n: usize) -> usize {
+/// Points in the tail of a series at times `t`: its last third, at least 8 (about half of a short series).
+/// By time when the points are not evenly spaced (a fine start, then the interval).
+pub fn tail_len(t: &[f64]) -> usize {
+    let n = t.len();
     if n < 9 {
         n / 2 + 1
-    } else {
+    } else if evenly_spaced(t) {
         (n / 3).max(8)
+    } else {
+        last_span(t, (t[n - 1] - t[0]) / 3.0).max(8)
     }
+}
+
+/// Whether the points are about evenly spaced in time: the last third of the time holds about a third of
+/// them.
+fn evenly_spaced(t: &[f64]) -> bool {
+    let n = t.len();
+    if n < 2 {
+        return true;
+    }
+    let by_time = last_span(t, (t[n - 1] - t[0]) / 3.0) as f64;
+    (0.75..=1.34).contains(&(by_time / (n as f64 / 3.0)))
+}
+
+/// Points of `t` (increasing) in the last `span` of time before its end.
+fn last_span(t: &[f64], span: f64) -> usize {
+    let end = t[t.len() - 1];
+    t.len() - t.partition_point(|&x| x < end - span)
 }
 
 /// Robust standard deviation of the noise from one point to the next (1.4826 × MAD of the first differences,
@@ -352,47 +384,76 @@ fn erfc(x: f64) -> f64 {
     }
 }
 
-/// Bins of snapshot indices 0..len: at most [`MAX_POINTS`] of equal count.
 #[derive(Debug, Clone)]
+/// How a series of snapshots is averaged into at most [`MAX_POINTS`] points: bins of consecutive snapshot
+/// indices, each covering an equal span of time (snapshots need not be evenly spaced: the first intervals
+/// are recorded ten times finer, checks add their own), empty spans left out.
 pub struct Bins {
     len: usize,
-    count: usize,
+    /// First snapshot index of each bin, increasing.
+    starts: Vec<usize>,
 }
 
 impl Bins {
+    /// `len` evenly spaced snapshots.
     pub fn new(len: usize) -> Bins {
+        let count = len.min(MAX_POINTS);
         Bins {
             len,
-            count: len.min(MAX_POINTS),
+            starts: (0..count).map(|b| (b * len).div_ceil(count)).collect(),
         }
     }
 
-    pub fn count(&self) -> usize {
-        self.count
+    /// Snapshots taken at `times` (any unit, increasing): one bin each when there are few enough, else
+    /// [`MAX_POINTS`] equal spans of time.
+    pub fn by_time(times: &[u64]) -> Bins {
+        let len = times.len();
+        let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+            return Bins::new(0);
+        };
+        if len <= MAX_POINTS || last <= first {
+            return Bins::new(len);
+        }
+        let width = (last - first) as f64 / MAX_POINTS as f64;
+        let mut starts = vec![0];
+        for (i, &t) in times.iter().enumerate().skip(1) {
+            let bin = (((t - first) as f64 / width) as usize).min(MAX_POINTS - 1);
+            let prev = (((times[i - 1] - first) as f64 / width) as usize).min(MAX_POINTS - 1);
+            if bin != prev {
+                starts.push(i);
+            }
+        }
+        Bins { len, starts }
     }
 
-    /// First snapshot index of bin `b`.
+    pub fn count(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// First snapshot index of bin `b` (`len` past the last bin).
     pub fn start(&self, b: usize) -> usize {
-        (b * self.len).div_ceil(self.count)
+        self.starts.get(b).copied().unwrap_or(self.len)
     }
 
     fn of(&self, index: usize) -> usize {
-        index * self.count / self.len
+        self.starts
+            .partition_point(|&s| s <= index)
+            .saturating_sub(1)
     }
 
     /// First index of the next bin after the one holding `index`.
     fn end_of(&self, index: usize) -> usize {
-        let b = self.of(index) + 1;
-        (b * self.len).div_ceil(self.count).min(self.len)
+        self.start(self.of(index) + 1).min(self.len)
     }
 
     /// Mean of a per-index series over each bin.
     pub fn mean(&self, values: impl Iterator<Item = f64>) -> Vec<f64> {
-        let mut sum = vec![0.0; self.count];
-        let mut n = vec![0usize; self.count];
+        let mut sum = vec![0.0; self.count()];
+        let mut n = vec![0usize; self.count()];
         for (i, v) in values.take(self.len).enumerate() {
-            sum[self.of(i)] += v;
-            n[self.of(i)] += 1;
+            let b = self.of(i);
+            sum[b] += v;
+            n[b] += 1;
         }
         sum.iter()
             .zip(&n)
@@ -403,7 +464,7 @@ impl Bins {
     /// Mean per bin of a step series given by change points `(index, value)` in index order (value 0 before
     /// the first); cost is points + bins, not indices.
     pub fn mean_steps(&self, points: impl Iterator<Item = (usize, f64)>) -> Vec<f64> {
-        let mut acc = vec![0.0; self.count];
+        let mut acc = vec![0.0; self.count()];
         let mut add = |from: usize, to: usize, v: f64| {
             let mut at = from;
             while at < to {
@@ -421,8 +482,7 @@ impl Bins {
         }
         add(pos, self.len, cur);
         for (b, a) in acc.iter_mut().enumerate() {
-            let lo = (b * self.len).div_ceil(self.count);
-            let hi = ((b + 1) * self.len).div_ceil(self.count).min(self.len);
+            let (lo, hi) = (self.start(b), self.start(b + 1).min(self.len));
             if hi > lo {
                 *a /= (hi - lo) as f64;
             }
@@ -687,5 +747,49 @@ mod tests {
         let b = Bins::new(200);
         let m = b.mean_steps([(1, 10.0)].into_iter());
         assert!(m[0] > 0.0 && m[0] < 10.0 && m[1] == 10.0);
+    }
+
+    /// The agent's schedule at the default interval: every 100 ms for 10 s, then every second.
+    fn fine_start_times(secs: f64) -> Vec<f64> {
+        let mut t: Vec<f64> = (1..=100).map(|i| i as f64 * 0.1).collect();
+        t.extend((11..=secs as usize).map(|i| i as f64));
+        t
+    }
+
+    #[test]
+    fn a_fine_start_does_not_stretch_the_tail() {
+        for secs in [15.0, 30.0, 60.0] {
+            let t = fine_start_times(secs);
+            // A cache that fills over the first half of the run, then stays at its bound.
+            let fill = secs / 2.0;
+            let y: Vec<f64> = t.iter().map(|&x| 1e5 * (x / fill).min(1.0)).collect();
+            let g = verdict(&t, &y);
+            assert_eq!(g.verdict, Verdict::Saturating, "{secs} s: {g:?}");
+            // A leak of 300 B/s with ±1% noise under a working set of 20 kB.
+            let mut rng = Rng(7);
+            let y: Vec<f64> = t
+                .iter()
+                .map(|&x| 2e4 * (1.0 + 0.02 * (rng.next() - 0.5)) + 300.0 * x)
+                .collect();
+            let g = verdict(&t, &y);
+            assert_eq!(g.verdict, Verdict::Growing, "{secs} s: {g:?}");
+            assert!((g.bytes_per_sec / 300.0 - 1.0).abs() < 0.25, "{g:?}");
+        }
+        assert_eq!(tail_len(&fine_start_times(30.0)), 10); // the last 10 s, not the last third of points
+    }
+
+    #[test]
+    fn time_bins_even_out_a_fine_start() {
+        let ns: Vec<u64> = fine_start_times(190.0)
+            .iter()
+            .map(|&s| (s * 1e9) as u64)
+            .collect();
+        let b = Bins::by_time(&ns);
+        assert!(b.count() <= MAX_POINTS);
+        // 190 s in 90 spans of 2.1 s: the first 10 s (100 snapshots) fill about 5 bins.
+        assert!((4..=6).contains(&b.start(6).min(b.of(99) + 1)), "{b:?}");
+        let means = b.mean(ns.iter().map(|&n| n as f64 / 1e9));
+        assert!(means.windows(2).all(|w| w[1] > w[0]));
+        assert!((means[means.len() - 1] - 189.0).abs() < 2.0, "{means:?}");
     }
 }

@@ -33,9 +33,6 @@ pub struct ProcessTrace {
     pub estimates: HashMap<(LeakKind, u32), (u64, u64)>,
 }
 
-/// Below this many snapshots of the running program, the exit snapshot counts as one of them.
-pub const SHORT_SERIES: usize = 10;
-
 /// One change of a site's live amounts: from snapshot `index` on (until the next point).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Point {
@@ -99,11 +96,10 @@ impl Timeline {
     }
 
     /// Snapshots that show the running program: all but the exit one, which shows the program's teardown
-    /// — unless there are too few others for a verdict (a run of a few seconds at the default interval),
-    /// when the state at the end is better than no point at all.
+    /// (at the default interval the first 10 s are recorded every 100 ms, so the others are never few).
     pub fn running_len(&self) -> usize {
         match self.exit_index {
-            Some(i) if i >= SHORT_SERIES => i,
+            Some(i) if i > 0 => i,
             _ => self.times.len(),
         }
     }

@@ -123,10 +123,10 @@ pub fn build(
     let tl = &p.timeline;
     let running = tl.running_len();
     let timeline = timeline_report(p);
-    let bins = Bins::new(running.max(1));
+    let bins = Bins::by_time(&tl.times[..running]);
     let times: Vec<f64> = bins.mean(tl.times.iter().map(|&ns| ns as f64 / 1e9));
     let end = p.heap.as_ref().map(|h| &h.sites);
-    let tail = growth::tail_len(bins.count());
+    let tail = growth::tail_len(&times);
     let span = Span {
         bins: &bins,
         running,
@@ -139,12 +139,7 @@ pub fn build(
     for &id in ids {
         let points = &tl.sites[&id];
         let at_end = end.and_then(|e| e.get(&id)).copied().unwrap_or_default();
-        let last_running = points
-            .iter()
-            .rev()
-            .find(|pt| (pt.index as usize) < running)
-            .map_or(0, |pt| pt.bytes);
-        if at_end.live_blocks == 0 && last_running == 0 {
+        if at_end.live_blocks == 0 && !live_in_tail(points, &span) {
             continue;
         }
         let (stack, site) = resolve(id);
@@ -155,11 +150,56 @@ pub fn build(
         groups[g].add(id, points, &span, at_end, kinds.get(&id));
     }
     let mut sites: Vec<SiteReport> = groups.into_iter().map(|g| g.finish(&times, tail)).collect();
+    judge_moving_shares(&mut sites, &times);
     if let Some(ages) = &p.ages {
         attach_ages(p, ages, &mut sites);
     }
     rank(&mut sites);
     (timeline, sites)
+}
+
+/// A working set filled from two call paths of one allocation (a cache's fill and refresh paths) is two
+/// sites: as one path's entries replace the other's, its share rises while the other's falls at about the
+/// same rate. A growing site with such shrinking partners (same allocation frame) takes the verdict of their
+/// sum: the working set as a whole. A leak beside a working set that merely shares a malloc wrapper keeps
+/// its verdict, since nothing shrinks beside it.
+fn judge_moving_shares(sites: &mut [SiteReport], times: &[f64]) {
+    let frame_key = |s: &SiteReport| {
+        s.site_frame()
+            .map(|f| (f.function.clone(), f.file.clone(), f.line))
+    };
+    for i in 0..sites.len() {
+        let (g, key) = (sites[i].growth, frame_key(&sites[i]));
+        if g.verdict != Verdict::Growing || key.is_none() {
+            continue;
+        }
+        let partners: Vec<usize> = (0..sites.len())
+            .filter(|&j| {
+                j != i
+                    && frame_key(&sites[j]) == key
+                    && sites[j].growth.verdict != Verdict::Growing
+                    && sites[j].growth.bytes_per_sec <= -0.5 * g.bytes_per_sec
+            })
+            .collect();
+        if partners.is_empty() || times.len() != sites[i].curve.len() {
+            continue;
+        }
+        let mut sum = sites[i].curve.clone();
+        let mut now = sites[i].live_bytes as f64;
+        for &j in &partners {
+            for (a, b) in sum.iter_mut().zip(&sites[j].curve) {
+                *a += b;
+            }
+            now += sites[j].live_bytes as f64;
+        }
+        let whole = growth::classify(times, &sum, now, Turnover::default());
+        if whole.verdict != Verdict::Growing {
+            sites[i].growth = Growth {
+                verdict: Verdict::Saturating,
+                ..whole
+            };
+        }
+    }
 }
 
 /// Growing sites first (fastest first), then saturating, then stable, each by live bytes.
@@ -186,6 +226,20 @@ struct Group {
     tail_allocs: u64,
     end: leakscope_trace::SiteSample,
     kinds: Option<[u64; 4]>,
+}
+
+/// Whether the site held memory at some snapshot of the tail: a cache freed at shutdown is listed (with its
+/// verdict), a site that held memory only long ago is not.
+fn live_in_tail(points: &[Point], span: &Span) -> bool {
+    let at_start = points
+        .iter()
+        .take_while(|pt| (pt.index as usize) <= span.tail_start)
+        .last()
+        .is_some_and(|pt| pt.bytes > 0);
+    at_start
+        || points.iter().any(|pt| {
+            (span.tail_start..span.running).contains(&(pt.index as usize)) && pt.bytes > 0
+        })
 }
 
 /// Which snapshots the curves cover.
@@ -292,7 +346,7 @@ fn timeline_report(p: &ProcessTrace) -> Option<TimelineReport> {
     if running == 0 {
         return None;
     }
-    let bins = Bins::new(running);
+    let bins = Bins::by_time(&tl.times[..running]);
     let secs = |ns: u64| ns as f64 / 1e9;
     let mut gaps: Vec<f64> = tl.times[..running]
         .windows(2)

@@ -65,16 +65,16 @@ fn service(name: &str, dir: &Path) -> PathBuf {
 
 /// `leakscope run --interval 100ms --format json` on a program; returns the report and the trace path.
 fn run_json(dir: &Path, exe: &Path, args: &[&str]) -> (Value, PathBuf) {
+    run_json_at(dir, exe, args, &["--interval", INTERVAL])
+}
+
+/// [`run_json`] with `interval` as the interval option (empty: the default).
+fn run_json_at(dir: &Path, exe: &Path, args: &[&str], interval: &[&str]) -> (Value, PathBuf) {
     let (report, trace) = (dir.join("report.json"), dir.join("trace.lstrace"));
     let out = Command::new(LEAKSCOPE)
-        .args([
-            "run",
-            "--interval",
-            INTERVAL,
-            "--format",
-            "json",
-            "--output",
-        ])
+        .arg("run")
+        .args(interval)
+        .args(["--format", "json", "--output"])
         .arg(&report)
         .arg("--trace")
         .arg(&trace)
@@ -259,6 +259,47 @@ fn lru_caches_are_saturating_not_growing() {
         let s = sites(&r, f);
         assert!(!s.is_empty(), "{t}");
         assert!(s.iter().all(|s| verdict(s) == "saturating"), "{f}: {t}");
+    }
+}
+
+/// At the default 1 s interval the first 10 s are recorded every 100 ms: a 4 s run gets its verdicts.
+#[test]
+fn a_short_run_at_the_default_interval_gets_verdicts() {
+    if !have_gcc() {
+        return;
+    }
+    let dir = work_dir("default-interval");
+    let exe = service("mixed", &dir);
+    let (r, _) = run_json_at(&dir, &exe, &["4"], &[]);
+    let t = table(&r);
+    let snapshots = r["timeline"]["snapshots"].as_u64().unwrap();
+    assert!((30..=41).contains(&snapshots), "{}", r["timeline"]);
+    assert_eq!(
+        growing_functions(&r),
+        ["history_append", "parse_error"],
+        "{t}"
+    );
+    assert!(sites(&r, "cache_insert")
+        .iter()
+        .all(|s| verdict(s) == "saturating"));
+}
+
+/// Caches emptied at shutdown hold nothing at exit, but they are listed, with their verdict.
+#[test]
+fn caches_freed_at_shutdown_keep_their_verdict() {
+    if !have_gcc() {
+        return;
+    }
+    let dir = work_dir("lru-cleanup");
+    let exe = service("lru", &dir);
+    let (r, _) = run_json_at(&dir, &exe, &["3.5", "1"], &[]);
+    let t = table(&r);
+    assert!(growing_functions(&r).is_empty(), "{t}");
+    for f in ["small_value", "big_value"] {
+        let s = sites(&r, f);
+        assert!(!s.is_empty(), "{f}: {t}");
+        assert!(s.iter().all(|s| verdict(s) == "saturating"), "{f}: {t}");
+        assert!(s.iter().all(|s| s["live_bytes"] == 0), "{f}: {t}");
     }
 }
 
