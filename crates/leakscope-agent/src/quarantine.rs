@@ -21,6 +21,7 @@ use core::ffi::c_void;
 const MAX_BLOCK: usize = 1 << 20;
 /// Ring capacity in blocks (16 bytes each, mapped on first use): one slot per 16 bytes of the quarantine,
 /// within 1024..65536 (64 KiB of agent memory per thread by default).
+#[inline]
 fn cap() -> usize {
     (crate::config::quarantine_bytes() / 16)
         .next_power_of_two()
@@ -96,6 +97,9 @@ impl Ring {
     /// and returns how many.
     pub fn defer(&self, raw: *mut c_void, size: usize, out: &mut [*mut c_void; OUT_LEN]) -> usize {
         let limit = crate::config::quarantine_bytes();
+        // A power of two: the ring wraps with a mask (a `%` by it was a division on every free).
+        let cap = cap();
+        let mask = cap - 1;
         if size > MAX_BLOCK || size > limit || !self.mapped() {
             out[0] = raw;
             return 1;
@@ -105,12 +109,12 @@ impl Ring {
         let mut evicted = 0;
         while self.len.get() > 0
             && evicted < MAX_EVICT
-            && (self.len.get() == cap() || self.bytes.get() + size > limit)
+            && (self.len.get() == cap || self.bytes.get() + size > limit)
         {
             let head = self.head.get();
             // SAFETY: head < cap() indexes the mapped ring.
             let (old, tagged) = unsafe { *slots.add(head) };
-            self.head.set((head + 1) % cap());
+            self.head.set((head + 1) & mask);
             self.len.set(self.len.get() - 1);
             self.bytes
                 .set(self.bytes.get() - (tagged & ((1 << CLASS_SHIFT) - 1)));
@@ -120,11 +124,11 @@ impl Ring {
                 n += 1;
             }
         }
-        if self.len.get() == cap() {
+        if self.len.get() == cap {
             out[n] = raw;
             return n + 1;
         }
-        let tail = (self.head.get() + self.len.get()) % cap();
+        let tail = (self.head.get() + self.len.get()) & mask;
         let class = class_of_chunk(raw as usize);
         // SAFETY: tail < cap() indexes the mapped ring.
         unsafe { *slots.add(tail) = (raw as usize, size | class << CLASS_SHIFT) };
