@@ -228,18 +228,36 @@ struct Group {
     kinds: Option<[u64; 4]>,
 }
 
-/// Whether the site held memory at some snapshot of the tail: a cache freed at shutdown is listed (with its
-/// verdict), a site that held memory only long ago is not.
+/// Whether the site is worth listing without memory at exit: it held memory at the last snapshot of the
+/// running program, or through at least half of the tail (a cache emptied at shutdown keeps its verdict);
+/// a site whose buffers were live only now and then is not.
 fn live_in_tail(points: &[Point], span: &Span) -> bool {
-    let at_start = points
+    let (from, to) = (span.tail_start, span.running);
+    if to <= from {
+        return false;
+    }
+    // Snapshots of [from, to) at which the step series is above 0.
+    let mut live = 0;
+    let mut at = from;
+    let mut cur = points
         .iter()
-        .take_while(|pt| (pt.index as usize) <= span.tail_start)
+        .take_while(|pt| (pt.index as usize) <= from)
         .last()
-        .is_some_and(|pt| pt.bytes > 0);
-    at_start
-        || points.iter().any(|pt| {
-            (span.tail_start..span.running).contains(&(pt.index as usize)) && pt.bytes > 0
-        })
+        .map_or(0, |pt| pt.bytes);
+    for pt in points
+        .iter()
+        .filter(|pt| (from + 1..to).contains(&(pt.index as usize)))
+    {
+        if cur > 0 {
+            live += pt.index as usize - at;
+        }
+        at = pt.index as usize;
+        cur = pt.bytes;
+    }
+    if cur > 0 {
+        live += to - at;
+    }
+    cur > 0 || 2 * live >= to - from
 }
 
 /// Which snapshots the curves cover.
