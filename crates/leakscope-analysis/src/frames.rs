@@ -51,15 +51,15 @@ const RUST_ENTRY: &str = "std::sys::backtrace::__rust_begin_short_backtrace";
 /// Drops the frames below `main` as Memcheck does by default (glibc's start-up code; in a Rust program the
 /// runtime frames below `__rust_begin_short_backtrace`). A thread's stack loses only the start-up frames.
 pub fn cut_below_main(frames: &mut Vec<Frame>) {
-    let name = |f: &Frame| f.function.clone().unwrap_or_default();
+    fn name(f: &Frame) -> &str {
+        f.function.as_deref().unwrap_or("")
+    }
     let end = if let Some(i) = frames.iter().position(|f| name(f).starts_with(RUST_ENTRY)) {
         i
     } else if let Some(i) = frames.iter().position(|f| name(f) == "main") {
         i + 1
     } else {
-        let below = frames
-            .iter()
-            .position(|f| BELOW_MAIN.contains(&name(f).as_str()));
+        let below = frames.iter().position(|f| BELOW_MAIN.contains(&name(f)));
         below.unwrap_or(frames.len())
     };
     frames.truncate(end.max(1));

@@ -10,6 +10,7 @@ use crate::model::{Point, ProcessTrace};
 use crate::symbolize::Frame;
 use leakscope_trace::LeakKind;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The heap of the whole process over time.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,10 +91,10 @@ impl SiteReport {
 /// A frame as a hashable key (the fields `Frame` compares).
 pub(crate) type FrameKey = (
     u64,
-    Option<String>,
-    Option<String>,
+    Option<Arc<str>>,
+    Option<Arc<str>>,
     Option<u32>,
-    Option<String>,
+    Option<Arc<str>>,
     bool,
 );
 

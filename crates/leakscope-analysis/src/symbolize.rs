@@ -9,19 +9,21 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 
-/// One frame of a symbolized stack.
+/// One frame of a symbolized stack. Its strings are shared (a report holds thousands of stacks of tens of
+/// frames, mostly the same few hundred names and files).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Frame {
     /// The return address the agent recorded (absolute, in the process).
     pub address: u64,
     /// Demangled function name.
-    pub function: Option<String>,
+    pub function: Option<Arc<str>>,
     /// Source file as the debug information names it (usually an absolute path).
-    pub file: Option<String>,
+    pub file: Option<Arc<str>>,
     pub line: Option<u32>,
     /// Path of the executable or shared object holding the address.
-    pub module: Option<String>,
+    pub module: Option<Arc<str>>,
     /// The call was inlined into the next (outer) frame: it has no machine frame of its own.
     pub inlined: bool,
 }
@@ -38,8 +40,8 @@ impl Frame {
 /// Where an address is in the source, independent of where the module was loaded.
 #[derive(Debug, Clone, Default)]
 struct SourceFrame {
-    function: Option<String>,
-    file: Option<String>,
+    function: Option<Arc<str>>,
+    file: Option<Arc<str>>,
     line: Option<u32>,
     inlined: bool,
 }
@@ -79,8 +81,8 @@ fn lookup(info: &DebugInfo, probe: u64) -> Vec<SourceFrame> {
                     .function
                     .as_ref()
                     .and_then(|n| n.demangle().ok())
-                    .map(Cow::into_owned),
-                file: f.location.as_ref().and_then(|l| l.file).map(str::to_string),
+                    .map(|n: Cow<str>| Arc::from(n.as_ref())),
+                file: f.location.as_ref().and_then(|l| l.file).map(Arc::from),
                 line: f.location.as_ref().and_then(|l| l.line),
                 inlined: true,
             });
@@ -96,7 +98,7 @@ fn lookup(info: &DebugInfo, probe: u64) -> Vec<SourceFrame> {
             .into_iter()
             .flatten()
             .find_map(|l: &Loader| l.find_symbol(probe))
-            .map(demangle);
+            .map(|n| Arc::from(demangle(n)));
     }
     out
 }
@@ -133,7 +135,7 @@ impl Symbolizer {
         let Some(m) = modules.find(address) else {
             return vec![bare(address, None)];
         };
-        let module = Some(m.path.clone());
+        let module: Option<Arc<str>> = Some(m.path.as_str().into());
         let index = self.module_index(&m.path, &m.build_id);
         // A return address points after the call; the call itself is one byte earlier, as Memcheck looks it up.
         let probe = address.wrapping_sub(1).wrapping_sub(m.bias);
@@ -183,7 +185,7 @@ impl Symbolizer {
     }
 }
 
-fn bare(address: u64, module: Option<String>) -> Frame {
+fn bare(address: u64, module: Option<Arc<str>>) -> Frame {
     Frame {
         address,
         function: None,

@@ -103,7 +103,7 @@ fn describe(frames: &[Frame]) -> Vec<(String, String, u32, bool)> {
         .iter()
         .map(|f| {
             (
-                f.function.clone().unwrap_or_default(),
+                f.function.as_deref().unwrap_or_default().to_string(),
                 f.file_name().unwrap_or_default().to_string(),
                 f.line.unwrap_or(0),
                 f.inlined,

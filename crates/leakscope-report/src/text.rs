@@ -230,7 +230,7 @@ fn stack(out: &mut String, frames: &[Frame], site: Option<usize>, p: &Paint) {
 /// `func (file.c:12)`, `func (in /lib/x.so)`, `0x7f… (in /lib/x.so)`, `0x7f…`; `[inlined]` when inlined.
 pub fn frame(f: &Frame) -> String {
     let what = match &f.function {
-        Some(func) => func.clone(),
+        Some(func) => func.to_string(),
         None => format!("0x{:x}", f.address),
     };
     let where_ = match (f.file_name(), f.line, &f.module) {
