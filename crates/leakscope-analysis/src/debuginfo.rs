@@ -100,6 +100,13 @@ pub struct DebugInfo {
 /// Opens what can be found for the module at `path` whose build-id the agent recorded as `build_id` (empty:
 /// unknown). Returns a warning when the module cannot be used as it was when the trace was recorded.
 pub fn open(path: &str, build_id: &[u8], debug_dirs: &[PathBuf]) -> (DebugInfo, Option<String>) {
+    if let Some(opened) = preloaded::take(path, build_id, debug_dirs) {
+        return opened;
+    }
+    open_now(path, build_id, debug_dirs)
+}
+
+fn open_now(path: &str, build_id: &[u8], debug_dirs: &[PathBuf]) -> (DebugInfo, Option<String>) {
     let module = Path::new(path);
     let own = facts(module);
     let changed = match &own {
@@ -142,4 +149,113 @@ pub fn open(path: &str, build_id: &[u8], debug_dirs: &[PathBuf]) -> (DebugInfo, 
         None
     };
     (info, warning)
+}
+
+/// Modules opened ahead of the analysis — while the program still runs, on another core — so that the
+/// report does not wait for their DWARF (a compressed libc debug file takes tens of milliseconds).
+pub mod preloaded {
+    use super::{facts, open_now, DebugInfo};
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    enum Slot {
+        Loading,
+        Ready(Box<(DebugInfo, Option<String>)>),
+        Taken,
+    }
+
+    struct Entry {
+        /// The file's canonical path (a trace names libc by its link name, /proc by its real path).
+        canonical: PathBuf,
+        build_id: Option<Vec<u8>>,
+        debug_dirs: Vec<PathBuf>,
+        slot: Slot,
+    }
+
+    static ENTRIES: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+    static STOPPED: AtomicBool = AtomicBool::new(false);
+
+    fn entries() -> std::sync::MutexGuard<'static, Vec<Entry>> {
+        ENTRIES.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Opens the module at `path` now, for a later [`super::open`] of the same file to take; does nothing
+    /// once [`stop`] was called or when the file is already there.
+    pub fn load(path: &Path, debug_dirs: &[PathBuf]) {
+        let Ok(canonical) = std::fs::canonicalize(path) else {
+            return;
+        };
+        {
+            let mut all = entries();
+            if STOPPED.load(Ordering::Acquire) || all.iter().any(|e| e.canonical == canonical) {
+                return;
+            }
+            all.push(Entry {
+                canonical: canonical.clone(),
+                build_id: facts(&canonical).and_then(|f| f.build_id),
+                debug_dirs: debug_dirs.to_vec(),
+                slot: Slot::Loading,
+            });
+        }
+        let opened = open_now(&canonical.to_string_lossy(), &[], debug_dirs);
+        if let Some(e) = entries().iter_mut().find(|e| e.canonical == canonical) {
+            e.slot = Slot::Ready(Box::new(opened));
+        }
+    }
+
+    /// No more modules are started (those being opened are finished).
+    pub fn stop() {
+        STOPPED.store(true, Ordering::Release);
+    }
+
+    /// The preloaded module at `path`, if it is the file the trace recorded (same build-id, same debug
+    /// directories); waits for one still being opened.
+    pub(super) fn take(
+        path: &str,
+        build_id: &[u8],
+        debug_dirs: &[PathBuf],
+    ) -> Option<(DebugInfo, Option<String>)> {
+        if entries().is_empty() {
+            return None;
+        }
+        let canonical = std::fs::canonicalize(path).ok()?;
+        loop {
+            let mut all = entries();
+            let e = all.iter_mut().find(|e| {
+                e.canonical == canonical
+                    && e.debug_dirs == debug_dirs
+                    && (build_id.is_empty() || e.build_id.as_deref() == Some(build_id))
+            })?;
+            match std::mem::replace(&mut e.slot, Slot::Taken) {
+                // A warning names the file as the trace does: let the caller open it again.
+                Slot::Ready(opened) => return opened.1.is_none().then_some(*opened),
+                Slot::Taken => return None,
+                Slot::Loading => e.slot = Slot::Loading,
+            }
+            drop(all);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preloaded_module_is_taken_once_and_only_for_the_same_file() {
+        let exe = std::fs::canonicalize("/proc/self/exe").unwrap();
+        let id = facts(&exe).and_then(|f| f.build_id).unwrap_or_default();
+        let dirs = vec![PathBuf::from("/nonexistent-debug-dir")];
+        preloaded::load(&exe, &dirs);
+        let path = exe.to_string_lossy();
+        // Another build-id: not this file as the trace knew it.
+        let other: Vec<u8> = id.iter().map(|b| b ^ 0xff).collect();
+        assert!(preloaded::take(&path, &other, &dirs).is_none());
+        let (info, warning) = preloaded::take(&path, &id, &dirs).expect("preloaded");
+        assert!(info.dwarf.is_some() && warning.is_none());
+        // Taken: the next open reads the file itself.
+        assert!(preloaded::take(&path, &id, &dirs).is_none());
+    }
 }

@@ -8,6 +8,7 @@ mod elf;
 mod present;
 mod run;
 mod supervise;
+mod warmup;
 
 use clap::Parser;
 
