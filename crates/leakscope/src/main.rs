@@ -8,7 +8,6 @@ mod elf;
 mod present;
 mod run;
 mod supervise;
-mod warmup;
 
 use clap::Parser;
 

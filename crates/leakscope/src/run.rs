@@ -37,9 +37,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         .spawn()
         .map_err(|e| spawn_failure(&program, &e))?;
     supervise::set_program(child.id());
-    let warm = crate::warmup::start(child.id(), &agent, Options::default().debug_dirs);
     let ended = supervise::wait_all(child.id());
-    crate::warmup::stop(warm);
     append_run_info(&trace, child.id(), ended.root, &args.command);
     let code = ended.root.shell_code().unwrap_or(1);
     let data = crate::present::read_trace_file(&trace)?;
