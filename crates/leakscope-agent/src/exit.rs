@@ -107,81 +107,35 @@ pub unsafe extern "C" fn __libc_start_main(
     )
 }
 
-// `exit`, `_exit` and `_Exit` are naked stubs: they pass the caller's stack pointer at the call (everything
-// below it is dead, as Memcheck sees it) and the caller's callee-saved registers (which the real exit path
-// would push onto the stack, where Memcheck scans them) to the Rust side as arguments 2..8.
-
-#[unsafe(naked)]
-#[no_mangle]
-pub unsafe extern "C" fn exit(_status: c_int) -> ! {
-    core::arch::naked_asm!(
-            "lea rsi, [rsp + 8]",
-            "sub rsp, 8",
-            "push r15",
-            "push r14",
-            "mov rdx, rbx",
-            "mov rcx, rbp",
-            "mov r8, r12",
-            "mov r9, r13",
-        "call {f}",
-        "ud2",
-        f = sym exit_impl,
-    )
+// `exit`, `_exit`, `_Exit` and `quick_exit` are naked stubs: they pass the caller's stack pointer at the call
+// (everything below it is dead, as Memcheck sees it) and the caller's callee-saved registers (which the real
+// exit path would push onto the stack, where Memcheck scans them) to the Rust side as arguments 2..8.
+macro_rules! exit_stub {
+    ($name:ident => $target:ident) => {
+        #[unsafe(naked)]
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(_status: c_int) -> ! {
+            core::arch::naked_asm!(
+                    "lea rsi, [rsp + 8]",
+                    "sub rsp, 8",
+                    "push r15",
+                    "push r14",
+                    "mov rdx, rbx",
+                    "mov rcx, rbp",
+                    "mov r8, r12",
+                    "mov r9, r13",
+                "call {f}",
+                "ud2",
+                f = sym $target,
+            )
+        }
+    };
 }
 
-#[unsafe(naked)]
-#[no_mangle]
-pub unsafe extern "C" fn _exit(_status: c_int) -> ! {
-    core::arch::naked_asm!(
-            "lea rsi, [rsp + 8]",
-            "sub rsp, 8",
-            "push r15",
-            "push r14",
-            "mov rdx, rbx",
-            "mov rcx, rbp",
-            "mov r8, r12",
-            "mov r9, r13",
-        "call {f}",
-        "ud2",
-        f = sym exit_now,
-    )
-}
-
-#[unsafe(naked)]
-#[no_mangle]
-pub unsafe extern "C" fn _Exit(_status: c_int) -> ! {
-    core::arch::naked_asm!(
-            "lea rsi, [rsp + 8]",
-            "sub rsp, 8",
-            "push r15",
-            "push r14",
-            "mov rdx, rbx",
-            "mov rcx, rbp",
-            "mov r8, r12",
-            "mov r9, r13",
-        "call {f}",
-        "ud2",
-        f = sym exit_now,
-    )
-}
-
-#[unsafe(naked)]
-#[no_mangle]
-pub unsafe extern "C" fn quick_exit(_status: c_int) -> ! {
-    core::arch::naked_asm!(
-            "lea rsi, [rsp + 8]",
-            "sub rsp, 8",
-            "push r15",
-            "push r14",
-            "mov rdx, rbx",
-            "mov rcx, rbp",
-            "mov r8, r12",
-            "mov r9, r13",
-        "call {f}",
-        "ud2",
-        f = sym quick_exit_impl,
-    )
-}
+exit_stub!(exit => exit_impl);
+exit_stub!(_exit => exit_now);
+exit_stub!(_Exit => exit_now);
+exit_stub!(quick_exit => quick_exit_impl);
 
 /// The caller's callee-saved registers at its `exit()` call (rbx, rbp, r12..r15).
 static EXIT_REGS: [AtomicUsize; 6] = [const { AtomicUsize::new(0) }; 6];

@@ -233,11 +233,6 @@ pub fn get(addr: usize) -> Option<Held> {
     })
 }
 
-/// Where the allocation holding the live block at `addr` starts (what the real allocator returned).
-pub fn allocation_start(addr: usize) -> Option<usize> {
-    get(addr).map(|h| h.raw)
-}
-
 /// Stops tracking the block at `addr` (it is being freed or moved); returns what was recorded for it.
 /// None: not a tracked block (allocated before the agent started, by another allocator, or not a block).
 #[inline]

@@ -275,7 +275,7 @@ fn malloc_parts(m: &Mapping, maps: &[Mapping], blocks: &[Block]) -> Option<Vec<(
 fn mmapped_chunk(b: &Block) -> Option<(usize, usize)> {
     const IS_MMAPPED: usize = 2;
     const PAGE: usize = 4096;
-    let raw = live::allocation_start(b.addr())?;
+    let raw = live::get(b.addr())?.raw;
     let chunk = raw.checked_sub(16)?;
     // SAFETY: the world is stopped and the block is live, so the allocation and the two words glibc keeps
     // in front of it are mapped.
@@ -329,16 +329,24 @@ fn root_ranges(maps: &[Mapping], blocks: &[Block], sps: &[usize]) -> Vec<(usize,
                 None => continue,
             },
         };
-        if malloc.is_empty() {
-            subtract(lo, m.end, &exclude, &mut roots);
+        let with_malloc;
+        let skip: &[(usize, usize)] = if malloc.is_empty() {
+            &exclude
         } else {
-            let mut all = exclude.clone();
-            all.extend(malloc);
-            all.sort_unstable();
-            subtract(lo, m.end, &all, &mut roots);
-        }
+            with_malloc = sorted_union(&exclude, malloc);
+            &with_malloc
+        };
+        subtract(lo, m.end, skip, &mut roots);
     }
     roots
+}
+
+/// The ranges of `a` and `b`, sorted by start.
+fn sorted_union(a: &[(usize, usize)], b: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    let mut all = b;
+    all.extend_from_slice(a);
+    all.sort_unstable();
+    all
 }
 
 /// Appends [lo, hi) minus the sorted `exclude` ranges.

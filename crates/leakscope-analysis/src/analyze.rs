@@ -375,11 +375,11 @@ fn check_report(
 ) -> Option<CheckReport> {
     let last = p.checks.last()?;
     let previous = p.checks.len().checked_sub(2).map(|i| &p.checks[i]);
-    let before: HashMap<(LeakKind, Vec<crate::sites::FrameKey>), (u64, u64)> = previous
+    let before: HashMap<(LeakKind, Vec<Frame>), (u64, u64)> = previous
         .map(|prev| loss_records(&prev.records, stacks))
         .unwrap_or_default()
         .into_iter()
-        .map(|r| ((r.kind, crate::sites::key(&r.stack)), (r.bytes, r.blocks)))
+        .map(|r| ((r.kind, r.stack), (r.bytes, r.blocks)))
         .collect();
     let mut out = CheckReport {
         number: p.checks.len(),
@@ -390,7 +390,7 @@ fn check_report(
         increased: Vec::new(),
     };
     for r in records.iter().filter(|r| r.blocks > 0) {
-        match before.get(&(r.kind, crate::sites::key(&r.stack))) {
+        match before.get(&(r.kind, r.stack.clone())) {
             None | Some(&(_, 0)) => out.new.push(Delta {
                 record: r.clone(),
                 bytes: r.bytes,

@@ -143,7 +143,8 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
         && steps_up >= 3
         && (eff >= CLEAN || (eff >= MIN_EFFICIENCY && slope_all * span >= 0.05 * level_end));
     // The tail: is the rise still going on?
-    let tail_len = tail_len(t).min(n);
+    let even = evenly_spaced(t);
+    let tail_len = tail_of(t, even).min(n);
     let (tt, ty) = (&t[n - tail_len..], &y[n - tail_len..]);
     let tail_span = tt[tail_len - 1] - tt[0];
     let ends = (tail_len / 3).max(1);
@@ -159,7 +160,7 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
     // wanders around its bound may wander up in one window, rarely in two in a row.
     // The window before the tail: as many points, or as long in time when they are not evenly spaced.
     let before = &t[..n - tail_len];
-    let mid_len = if before.is_empty() || evenly_spaced(t) {
+    let mid_len = if before.is_empty() || even {
         tail_len.min(before.len())
     } else {
         last_span(before, t[n - 1] - t[n - tail_len]).min(before.len())
@@ -183,7 +184,7 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
         && own_trend;
     if rose && still {
         // The current rate: that of the second half of the run (in time).
-        let h = if evenly_spaced(t) {
+        let h = if even {
             n / 2
         } else {
             n - last_span(t, span / 2.0).max(2)
@@ -233,10 +234,15 @@ pub fn classify(t: &[f64], y: &[f64], now: f64, turnover: Turnover) -> Growth {
 /// Points in the tail of a series at times `t`: its last third, at least 8 (about half of a short series).
 /// By time when the points are not evenly spaced (a fine start, then the interval).
 pub fn tail_len(t: &[f64]) -> usize {
+    tail_of(t, evenly_spaced(t))
+}
+
+/// [`tail_len`], told whether `t` is [`evenly_spaced`].
+fn tail_of(t: &[f64], even: bool) -> usize {
     let n = t.len();
     if n < 9 {
         n / 2 + 1
-    } else if evenly_spaced(t) {
+    } else if even {
         (n / 3).max(8)
     } else {
         last_span(t, (t[n - 1] - t[0]) / 3.0).max(8)
@@ -384,10 +390,10 @@ fn erfc(x: f64) -> f64 {
     }
 }
 
-#[derive(Debug, Clone)]
 /// How a series of snapshots is averaged into at most [`MAX_POINTS`] points: bins of consecutive snapshot
 /// indices, each covering an equal span of time (snapshots need not be evenly spaced: the first intervals
 /// are recorded ten times finer, checks add their own), empty spans left out.
+#[derive(Debug, Clone)]
 pub struct Bins {
     len: usize,
     /// First snapshot index of each bin, increasing.
@@ -415,11 +421,10 @@ impl Bins {
             return Bins::new(len);
         }
         let width = (last - first) as f64 / MAX_POINTS as f64;
+        let span_of = |t: u64| (((t - first) as f64 / width) as usize).min(MAX_POINTS - 1);
         let mut starts = vec![0];
-        for (i, &t) in times.iter().enumerate().skip(1) {
-            let bin = (((t - first) as f64 / width) as usize).min(MAX_POINTS - 1);
-            let prev = (((times[i - 1] - first) as f64 / width) as usize).min(MAX_POINTS - 1);
-            if bin != prev {
+        for i in 1..len {
+            if span_of(times[i]) != span_of(times[i - 1]) {
                 starts.push(i);
             }
         }

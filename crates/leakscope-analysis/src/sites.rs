@@ -10,7 +10,6 @@ use crate::model::{Point, ProcessTrace};
 use crate::symbolize::Frame;
 use leakscope_trace::LeakKind;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// The heap of the whole process over time.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,32 +87,6 @@ impl SiteReport {
     }
 }
 
-/// A frame as a hashable key (the fields `Frame` compares).
-pub(crate) type FrameKey = (
-    u64,
-    Option<Arc<str>>,
-    Option<Arc<str>>,
-    Option<u32>,
-    Option<Arc<str>>,
-    bool,
-);
-
-pub(crate) fn key(stack: &[Frame]) -> Vec<FrameKey> {
-    stack
-        .iter()
-        .map(|f| {
-            (
-                f.address,
-                f.function.clone(),
-                f.file.clone(),
-                f.line,
-                f.module.clone(),
-                f.inlined,
-            )
-        })
-        .collect()
-}
-
 /// The timeline and the sites of a process. `kinds`: bytes per leak kind per stack id, from the scan the
 /// report shows; `resolve`: a stack id's symbolized, trimmed stack and its site frame.
 pub fn build(
@@ -134,7 +107,7 @@ pub fn build(
         tail_start: bins.start(bins.count().saturating_sub(tail)),
     };
     let mut groups: Vec<Group> = Vec::new();
-    let mut by_key: HashMap<Vec<FrameKey>, usize> = HashMap::new();
+    let mut by_stack: HashMap<Vec<Frame>, usize> = HashMap::new();
     let mut ids: Vec<&u32> = tl.sites.keys().collect();
     ids.sort();
     for &id in ids {
@@ -144,7 +117,7 @@ pub fn build(
             continue;
         }
         let (stack, site) = resolve(id);
-        let g = *by_key.entry(key(&stack)).or_insert_with(|| {
+        let g = *by_stack.entry(stack.clone()).or_insert_with(|| {
             groups.push(Group::new(stack, site, bins.count()));
             groups.len() - 1
         });

@@ -106,9 +106,10 @@ fn lookup(info: &DebugInfo, probe: u64) -> Vec<SourceFrame> {
 /// Symbolizes addresses of any process of a trace (modules are shared by path and build-id).
 pub struct Symbolizer {
     debug_dirs: Vec<PathBuf>,
-    /// (path, build-id) → index into `infos`.
-    modules: HashMap<(String, Vec<u8>), usize>,
-    infos: Vec<Option<DebugInfo>>,
+    /// path → (build-id, index into `infos`) of each file seen at that path.
+    modules: HashMap<String, Vec<(Vec<u8>, usize)>>,
+    /// Each module's path (shared by all its frames) and debug information.
+    infos: Vec<(Arc<str>, Option<DebugInfo>)>,
     frames: HashMap<(usize, u64), Rc<[SourceFrame]>>,
     warnings: Vec<String>,
 }
@@ -135,11 +136,12 @@ impl Symbolizer {
         let Some(m) = modules.find(address) else {
             return vec![bare(address, None)];
         };
-        let module: Option<Arc<str>> = Some(m.path.as_str().into());
         let index = self.module_index(&m.path, &m.build_id);
         // A return address points after the call; the call itself is one byte earlier, as Memcheck looks it up.
         let probe = address.wrapping_sub(1).wrapping_sub(m.bias);
-        let Some(info) = &self.infos[index] else {
+        let (path, info) = &self.infos[index];
+        let module = Some(path.clone());
+        let Some(info) = info else {
             return vec![bare(address, module)];
         };
         let source = self
@@ -169,8 +171,13 @@ impl Symbolizer {
     }
 
     fn module_index(&mut self, path: &str, build_id: &[u8]) -> usize {
-        let key = (path.to_string(), build_id.to_vec());
-        if let Some(&i) = self.modules.get(&key) {
+        let known = self.modules.get(path).and_then(|files| {
+            files
+                .iter()
+                .find(|(id, _)| id.as_slice() == build_id)
+                .map(|&(_, i)| i)
+        });
+        if let Some(i) = known {
             return i;
         }
         // Pseudo-modules such as the vDSO (`linux-vdso.so.1`) are not files.
@@ -179,9 +186,13 @@ impl Symbolizer {
             self.warnings.extend(warning);
             info
         });
-        self.infos.push(info);
-        self.modules.insert(key, self.infos.len() - 1);
-        self.infos.len() - 1
+        let i = self.infos.len();
+        self.infos.push((Arc::from(path), info));
+        self.modules
+            .entry(path.to_string())
+            .or_default()
+            .push((build_id.to_vec(), i));
+        i
     }
 }
 
