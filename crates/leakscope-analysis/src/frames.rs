@@ -48,6 +48,13 @@ const BELOW_MAIN: [&str; 4] = [
 /// Where Rust's runtime hands over to the program (its own backtraces stop there too).
 const RUST_ENTRY: &str = "std::sys::backtrace::__rust_begin_short_backtrace";
 
+/// Is this the frame [`cut_below_main`] cuts below (or at, for Rust's)?
+pub fn is_program_entry(f: &Frame) -> bool {
+    f.function
+        .as_deref()
+        .is_some_and(|n| n == "main" || n.starts_with(RUST_ENTRY))
+}
+
 /// Drops the frames below `main` as Memcheck does by default (glibc's start-up code; in a Rust program the
 /// runtime frames below `__rust_begin_short_backtrace`). A thread's stack loses only the start-up frames.
 pub fn cut_below_main(frames: &mut Vec<Frame>) {

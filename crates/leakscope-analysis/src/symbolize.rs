@@ -162,12 +162,25 @@ impl Symbolizer {
             .collect()
     }
 
-    /// A whole stack, innermost first, inlined frames expanded.
-    pub fn symbolize_stack(&mut self, modules: &ModuleMap, addresses: &[u64]) -> Vec<Frame> {
-        addresses
-            .iter()
-            .flat_map(|&a| self.symbolize(modules, a))
-            .collect()
+    /// A stack, innermost first, inlined frames expanded, up to and including the first address one of
+    /// whose frames is `last` (the rest would be cut anyway: not symbolizing it spares loading, say,
+    /// libc's debug information for its start-up frames below `main`).
+    pub fn symbolize_stack(
+        &mut self,
+        modules: &ModuleMap,
+        addresses: &[u64],
+        last: impl Fn(&Frame) -> bool,
+    ) -> Vec<Frame> {
+        let mut out = Vec::new();
+        for &a in addresses {
+            let frames = self.symbolize(modules, a);
+            let done = frames.iter().any(&last);
+            out.extend(frames);
+            if done {
+                break;
+            }
+        }
+        out
     }
 
     fn module_index(&mut self, path: &str, build_id: &[u8]) -> usize {
