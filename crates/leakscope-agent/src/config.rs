@@ -16,7 +16,7 @@ static PRECISE: AtomicBool = AtomicBool::new(true);
 /// at 1 MiB, about +60 ns at 4 MiB): memory that comes back later comes back colder. Memcheck holds 20 MB.
 const DEFAULT_QUARANTINE: u64 = 64 << 10;
 
-fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
+pub fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
     // SAFETY: getenv does not allocate; the string is NUL-terminated.
     let p = unsafe { libc::getenv(name.as_ptr()) };
     if p.is_null() {

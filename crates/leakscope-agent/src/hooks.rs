@@ -63,11 +63,17 @@ pub static SCRUB: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBoo
 /// frames, which cost a third of the walk.
 macro_rules! entry_stub {
     ($name:ident ($($arg:ident: $ty:ty),*) -> $ret:ty, $body:ident, $sp:literal, $bp:literal) => {
+        entry_stub!($name($($arg: $ty),*) -> $ret, $body, $sp, $bp, "",);
+    };
+    // With `$prelude`, assembly run first (its operands follow): it may return on its own.
+    ($name:ident ($($arg:ident: $ty:ty),*) -> $ret:ty, $body:ident, $sp:literal, $bp:literal,
+     $prelude:expr, $($operands:tt)*) => {
         #[unsafe(naked)]
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
             core::arch::naked_asm!(
                 ".cfi_startproc",
+                $prelude,
                 concat!("mov ", $sp, ", rsp"),
                 concat!("mov ", $bp, ", rbp"),
                 "sub rsp, 8",
@@ -83,12 +89,35 @@ macro_rules! entry_stub {
                 ".cfi_endproc",
                 body = sym $body,
                 scrub = sym SCRUB,
+                $($operands)*
             )
         }
     };
 }
 
-entry_stub!(malloc(_size: usize) -> *mut c_void, malloc_body, "rsi", "rdx");
+// `malloc` goes first through light sampled mode's fast path ([`crate::light::due`] inlined): an
+// allocation that is not sampled jumps straight to glibc.
+entry_stub!(malloc(_size: usize) -> *mut c_void, malloc_body, "rsi", "rdx",
+    concat!(
+        "cmp byte ptr [rip + {light}], 0\n",
+        "je 3f\n",
+        "mov rax, qword ptr fs:[0x10]\n",
+        "add rax, qword ptr [rip + {slot}]\n",
+        "mov rcx, qword ptr [rax]\n",
+        "cmp rdi, qword ptr [rip + {always}]\n",
+        "jae 3f\n",
+        "cmp rcx, rdi\n",
+        "jbe 3f\n",
+        "sub rcx, rdi\n",
+        "mov qword ptr [rax], rcx\n",
+        "jmp {libc_malloc}@PLT\n",
+        "3:",
+    ),
+    light = sym crate::light::LIGHT,
+    slot = sym crate::light::SLOT_OFFSET,
+    always = sym crate::light::ALWAYS,
+    libc_malloc = sym real::__libc_malloc,
+);
 entry_stub!(calloc(_n: usize, _size: usize) -> *mut c_void, calloc_body, "rdx", "rcx");
 entry_stub!(realloc(_p: *mut c_void, _size: usize) -> *mut c_void, realloc_body, "rdx", "rcx");
 entry_stub!(reallocarray(_p: *mut c_void, _n: usize, _size: usize) -> *mut c_void, reallocarray_body, "rcx", "r8");
@@ -244,6 +273,14 @@ fn alloc_tracked(
 /// Body of every allocation function but realloc.
 #[inline]
 fn allocate(size: usize, place: Place, zeroed: bool, caller: Caller) -> *mut c_void {
+    if crate::light::on() && !crate::light::due(size) {
+        return place.alloc_untracked(size, zeroed);
+    }
+    allocate_now(size, place, zeroed, caller)
+}
+
+/// [`allocate`] once sampling (if on) has chosen this allocation.
+fn allocate_now(size: usize, place: Place, zeroed: bool, caller: Caller) -> *mut c_void {
     if !active() {
         return place.alloc_untracked(size, zeroed);
     }
@@ -267,8 +304,33 @@ unsafe extern "C" fn calloc_body(n: usize, size: usize, sp: usize, bp: usize) ->
     }
 }
 
+/// `free`: in light sampled mode, a block without the agent's mark goes straight to glibc.
+#[unsafe(naked)]
 #[no_mangle]
-pub unsafe extern "C" fn free(p: *mut c_void) {
+pub unsafe extern "C" fn free(_p: *mut c_void) {
+    core::arch::naked_asm!(
+        ".cfi_startproc",
+        "cmp byte ptr [rip + {light}], 0",
+        "je {body}",
+        "test rdi, rdi",
+        "je 2f",
+        "mov rax, qword ptr [rdi - 8]",
+        "shr rax, {shift}",
+        "cmp rax, {mark}",
+        "je {body}",
+        "jmp {libc_free}@PLT",
+        "2:",
+        "ret",
+        ".cfi_endproc",
+        light = sym crate::light::LIGHT,
+        shift = const crate::light::MARK_SHIFT,
+        mark = const crate::light::MARK,
+        body = sym free_body,
+        libc_free = sym real::__libc_free,
+    )
+}
+
+unsafe extern "C" fn free_body(p: *mut c_void) {
     if p.is_null() {
         return;
     }
@@ -338,8 +400,57 @@ unsafe extern "C" fn realloc_body(
         free(p); // glibc's realloc(p, 0): frees, returns null
         return core::ptr::null_mut();
     }
+    if crate::light::on() {
+        return light_realloc(p, size, Caller { sp, bp });
+    }
+    tracked_realloc(p, size, Caller { sp, bp })
+}
+
+/// realloc in light sampled mode: the countdown decides whether the new block is sampled, as for any new
+/// allocation, whatever the old block was.
+fn light_realloc(p: *mut c_void, size: usize, caller: Caller) -> *mut c_void {
+    // SAFETY: p is a live block of the program (realloc's contract).
+    let tracked = unsafe { crate::light::is_tracked(p) };
+    match (tracked, crate::light::due(size)) {
+        // SAFETY: as above.
+        (false, false) => unsafe { real::realloc(p, size) },
+        (true, true) => tracked_realloc(p, size, caller),
+        (false, true) => {
+            // SAFETY: as above; glibc's own block.
+            let keep = unsafe { real::usable_size(p) };
+            move_block(
+                p,
+                keep,
+                allocate_now(size, Place::PLAIN, false, caller),
+                size,
+            )
+        }
+        (true, false) => {
+            let keep = live::get(p as usize).map_or(0, |h| h.block.size());
+            move_block(p, keep, real::malloc(size), size)
+        }
+    }
+}
+
+/// Copies the first `keep` bytes of `old` (at most `size`) into the new block `new` and frees `old`;
+/// if `new` is null (out of memory), `old` stays the program's, as realloc requires.
+fn move_block(old: *mut c_void, keep: usize, new: *mut c_void, size: usize) -> *mut c_void {
+    if !new.is_null() {
+        // SAFETY: both blocks are live, hold at least this many bytes, and do not overlap.
+        unsafe {
+            core::ptr::copy_nonoverlapping(old.cast::<u8>(), new.cast::<u8>(), keep.min(size))
+        };
+        // SAFETY: old is the program's block, now replaced.
+        unsafe { free(old) };
+    }
+    new
+}
+
+/// realloc of a block the agent may track (every block unless in light mode).
+fn tracked_realloc(p: *mut c_void, size: usize, caller: Caller) -> *mut c_void {
     let Some(old) = live::get(p as usize) else {
-        return real::realloc(p, size); // not ours: allocated before the agent started
+        // SAFETY: p is the program's live block (realloc's contract).
+        return unsafe { real::realloc(p, size) }; // not ours: allocated before the agent started
     };
     let busy = if active() { Busy::enter() } else { None };
     let Some(b) = busy else {
@@ -349,12 +460,13 @@ unsafe extern "C" fn realloc_body(
     // Memcheck's realloc always moves the block, so a pointer left to the old address does not keep the
     // new block reachable; with the quarantine off, blocks may grow in place as glibc's do.
     if crate::config::quarantine_bytes() > 0 || old.shift != 0 {
-        return realloc_moving(t, old, size, Caller { sp, bp });
+        return realloc_moving(t, old, size, caller);
     }
-    let site = t.book(|| crate::state::site_for(t, size, Caller { sp, bp }));
+    let site = t.book(|| crate::state::site_for(t, size, caller));
     // Unmark the old block first: once glibc frees it another thread may get the same address.
     t.book(|| live::release(p as usize));
-    let raw = real::realloc(old.raw as *mut c_void, size + HEADER + TAIL) as usize;
+    // SAFETY: old.raw is the tracked block's allocation.
+    let raw = unsafe { real::realloc(old.raw as *mut c_void, size + HEADER + TAIL) } as usize;
     if raw == 0 {
         t.book(|| live::adopt(&old.block, 0)); // realloc failed: the old block is still the program's
         return core::ptr::null_mut();

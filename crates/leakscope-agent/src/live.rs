@@ -74,7 +74,8 @@ const SITE_BITS: u32 = 24;
 const NO_SITE: u64 = (1 << SITE_BITS) - 1;
 
 /// The header in front of a block: `size`, then site (24 bits) | birth (20 bits) | log2 of the distance
-/// from the underlying allocation's start to the block, in units of 16 bytes (6 bits).
+/// from the underlying allocation's start to the block, in units of 16 bytes (6 bits) | a mark (14 bits,
+/// see [`crate::light::is_tracked`]).
 #[repr(C)]
 struct Header {
     size: u64,
@@ -86,7 +87,10 @@ impl Header {
         let site = (b.site() as u64).min(NO_SITE);
         Header {
             size: b.size() as u64,
-            meta: site | (b.birth() as u64) << SITE_BITS | (shift as u64) << 44,
+            meta: site
+                | (b.birth() as u64) << SITE_BITS
+                | (shift as u64) << 44
+                | crate::light::MARK << crate::light::MARK_SHIFT,
         }
     }
 

@@ -1,4 +1,5 @@
-//! The process's memory map, from /proc/self/maps, read with plain syscalls into agent memory.
+//! The process's memory map, from /proc/self/maps, read with plain syscalls into agent memory, and reads
+//! of the process's memory that fail instead of faulting.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -76,6 +77,31 @@ pub fn read() -> Vec<Mapping> {
     raw.split(|&c| c == b'\n')
         .filter_map(|line| parse_line(&String::from_utf8_lossy(line)))
         .collect()
+}
+
+/// Copies `len` bytes at `at` into `buf` with process_vm_readv: a page that cannot be read (a file mapping
+/// past its end, a racing munmap) gives an error or a short count instead of a crash. Returns bytes copied.
+pub fn copy_out(at: usize, len: usize, buf: &mut [usize]) -> Option<usize> {
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: at as *mut _,
+        iov_len: len,
+    };
+    // SAFETY: the local buffer holds len bytes; the kernel checks the remote range.
+    let n = unsafe {
+        libc::process_vm_readv(
+            libc::syscall(libc::SYS_gettid) as libc::pid_t,
+            &local,
+            1,
+            &remote,
+            1,
+            0,
+        )
+    };
+    (n >= 0).then_some(n as usize)
 }
 
 #[cfg(test)]

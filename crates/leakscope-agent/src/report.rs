@@ -41,7 +41,7 @@ pub fn final_report(at: ExitPoint) {
         return;
     }
     let busy = Busy::enter();
-    let w = world::stop_others();
+    let w = stop_world();
     if at.freeres {
         run_freeres();
     }
@@ -61,6 +61,26 @@ pub fn final_report(at: ExitPoint) {
     }
     emit_end(at.status);
     drop(busy);
+}
+
+/// Stops the other threads. In light sampled mode, at a moment when none of them is inside glibc's malloc
+/// (whose chunks it may be rewriting, which the heap walk would read): a few short retries.
+fn stop_world() -> world::World {
+    let mut w = world::stop_others();
+    for _ in 0..20 {
+        if !crate::light::on() || !crate::glibc_heap::busy() {
+            break;
+        }
+        world::release();
+        let pause = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 1_000_000,
+        };
+        // SAFETY: plain syscall.
+        unsafe { libc::nanosleep(&pause, core::ptr::null_mut()) };
+        w = world::stop_others();
+    }
+    w
 }
 
 fn warn(text: &str) {
@@ -108,7 +128,7 @@ pub fn emit_end(status: ExitStatus) {
     let sites = stacks::all();
     let allocs: u64 = sites.iter().map(|s| s.sample().allocs).sum();
     let live: u64 = sites.iter().map(|s| s.sample().live_blocks).sum();
-    if allocs == 0 && status != ExitStatus::Exec {
+    if allocs == 0 && !crate::light::saw_calls() && status != ExitStatus::Exec {
         warn("no allocation was intercepted: the program may be statically linked or use its own allocator");
     }
     writer::emit(&Record::ProcessEnd(ProcessEnd {
@@ -126,7 +146,7 @@ pub fn live_check() {
     if state::STATE.load(Ordering::Acquire) != state::ACTIVE {
         return;
     }
-    let w = world::stop_others();
+    let w = stop_world();
     let mut c = classify(None, None, &w, Trigger::Check);
     let resumed = world::release();
     c.leaks.stats.pause_ns = resumed.saturating_sub(w.pause_start_ns);
@@ -161,7 +181,13 @@ fn classify(
     live::collect(&mut blocks);
     blocks.sort_unstable_by_key(|b| b.addr());
     let maps = maps::read();
+    if crate::light::on() {
+        add_unsampled(&mut blocks, &maps, w);
+    }
     let mut scan = Scan::new(&blocks, &maps);
+    if crate::light::on() {
+        scan.set_usable_site(state::unsampled_site());
+    }
     // Interrupted threads may keep values in the 128-byte red zone below their stack pointer, which is valid
     // memory on x86-64 (Memcheck scans it too); the kernel put their signal frames below it.
     let stacks_sp: Vec<usize> = floor_sp
@@ -243,6 +269,35 @@ fn classify(
     }
 }
 
+/// Light sampled mode: adds the blocks the agent did not track, found in glibc's heap, to `blocks`.
+fn add_unsampled(blocks: &mut Vec<Block>, maps: &[Mapping], w: &world::World) {
+    use crate::glibc_heap::{dtv_of, tcache_of, walk};
+    let threads = w.stopped.iter().map(|t| t.tp);
+    let own = [
+        crate::light::thread_pointer(),
+        world::agent_thread_pointer(),
+        crate::glibc_heap::main_thread_pointer(),
+    ];
+    let mut tcaches: Vec<usize> = threads
+        .chain(own)
+        .filter(|&tp| tp != 0)
+        .filter_map(tcache_of)
+        .collect();
+    tcaches.sort_unstable();
+    tcaches.dedup();
+    let mut internal = tcaches.clone();
+    // The agent's thread was created inside the agent: its thread vector is the agent's, not the program's.
+    internal.extend(dtv_of(world::agent_thread_pointer()));
+    let mut found = Vec::new();
+    let site = state::unsampled_site();
+    let walked = walk(maps, blocks, &tcaches, &internal, site, &mut found);
+    if let Err(why) = walked {
+        warn(&format!("glibc's heap could not be walked to its end ({why}); blocks past that point are not in this report"));
+    }
+    blocks.extend(found);
+    blocks.sort_unstable_by_key(|b| b.addr());
+}
+
 fn is_special(m: &Mapping) -> bool {
     let p = m.path.as_str();
     matches!(
@@ -311,6 +366,9 @@ fn root_ranges(maps: &[Mapping], blocks: &[Block], sps: &[usize]) -> Vec<(usize,
     mem::REGIONS.snapshot(&mut exclude);
     let (alo, ahi) = state::agent_range();
     exclude.push((alo, ahi));
+    if crate::light::on() {
+        exclude.push(crate::glibc_heap::main_arena_range());
+    }
     exclude.sort_unstable();
     // A stack pointer in agent memory (the timeline thread's) says nothing about the program's mapping
     // the kernel may have merged with that stack: the whole mapping is scanned, minus the agent's part.
@@ -372,7 +430,7 @@ fn scan_region(scan: &mut Scan, lo: usize, hi: usize, buf: &mut [usize]) {
     let mut at = lo;
     while at < hi {
         let len = step.min(hi - at);
-        match copy_out(at, len, buf) {
+        match maps::copy_out(at, len, buf) {
             Some(n) if n > 0 => scan.scan_root_words(&buf[..n / core::mem::size_of::<usize>()]),
             // Unreadable: skip one page.
             _ => {
@@ -382,29 +440,6 @@ fn scan_region(scan: &mut Scan, lo: usize, hi: usize, buf: &mut [usize]) {
         }
         at += len;
     }
-}
-
-fn copy_out(at: usize, len: usize, buf: &mut [usize]) -> Option<usize> {
-    let local = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: len,
-    };
-    let remote = libc::iovec {
-        iov_base: at as *mut _,
-        iov_len: len,
-    };
-    // SAFETY: the local buffer holds len bytes; the kernel checks the remote range.
-    let n = unsafe {
-        libc::process_vm_readv(
-            libc::syscall(libc::SYS_gettid) as libc::pid_t,
-            &local,
-            1,
-            &remote,
-            1,
-            0,
-        )
-    };
-    (n >= 0).then_some(n as usize)
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //! Each thread counts down an exponentially distributed number of bytes (mean R); the allocation that
 //! crosses zero is sampled — its stack is captured — and the countdown restarts. A block of size s is thus
 //! sampled with probability p(s) = 1 − e^(−s/R), and weighting each sampled block by 1/p(s) gives unbiased
-//! estimates of bytes and blocks per site. Blocks of R bytes or more are always recorded, with weight 1. Every block, sampled or not, is in
-//! the live table: the leak scan and the four-kind summary stay exact; only stacks are sampled.
+//! estimates of bytes and blocks per site. Blocks of 64 KiB or more are always recorded, with weight 1.
+//! Every block, sampled or not, is scanned (in light mode, [`crate::light`], the unsampled ones are found
+//! in glibc's heap); only stacks are sampled.
 
 use core::cell::Cell;
 
@@ -55,10 +56,17 @@ pub fn probability(size: usize, rate: u64) -> f64 {
     1.0 - exp_neg(-(size.max(1) as f64) / rate as f64)
 }
 
-/// Estimated (bytes, blocks) that one sampled block of `size` stands for. Blocks of at least `rate` bytes
-/// are always recorded (outside the countdown), so they stand for themselves.
+/// Whether a block of `size` bytes is always recorded, outside the countdown: 64 KiB or more (less if the
+/// program lowered glibc's mmap threshold, see [`crate::light::ALWAYS`]).
+#[inline]
+pub fn always(size: usize) -> bool {
+    size >= crate::light::ALWAYS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Estimated (bytes, blocks) that one sampled block of `size` stands for. Blocks that are [`always`]
+/// recorded stand for themselves.
 pub fn weight(size: usize, rate: u64) -> (u64, u64) {
-    if size as u64 >= rate {
+    if always(size) {
         return (size as u64, 1);
     }
     let p = probability(size, rate);
@@ -93,7 +101,7 @@ impl Sampler {
     }
 
     /// An exponentially distributed gap with mean `rate` bytes.
-    fn next_gap(&self, rate: u64) -> i64 {
+    pub fn next_gap(&self, rate: u64) -> i64 {
         let mut x = self.rng.get();
         if x == 0 {
             // Seed per thread: the state's address and the clock differ between threads and runs.

@@ -124,6 +124,8 @@ pub struct Scan<'a> {
     lo: usize,
     hi: usize,
     maps: &'a [Mapping],
+    /// Site of blocks whose size is glibc's usable size, not the one asked for (see [`Scan::set_usable_site`]).
+    usable_site: u32,
     pub scanned_bytes: u64,
 }
 
@@ -145,7 +147,26 @@ impl<'a> Scan<'a> {
             lo,
             hi,
             maps,
+            usable_site: u32::MAX,
             scanned_bytes: 0,
+        }
+    }
+
+    /// Blocks at `site` (light sampled mode's unsampled ones, found in glibc's heap) are sized by what
+    /// glibc made usable: the heuristics then accept any size that request could have had, and a pointer
+    /// to the start of the last word does not count (see [`Scan::find`]).
+    pub fn set_usable_site(&mut self, site: u32) {
+        self.usable_site = site;
+    }
+
+    /// The sizes block `i` may have been asked for: its own, or for a usable size s, the requests glibc
+    /// rounds to s (chunks are 16-byte multiples of at least 32 bytes, 8 of them glibc's).
+    fn requested(&self, i: usize) -> (usize, usize) {
+        let s = self.blocks[i].size();
+        match self.blocks[i].site() == self.usable_site {
+            false => (s, s),
+            true if s <= 24 => (0, s),
+            true => (s - 15, s),
         }
     }
 
@@ -165,7 +186,13 @@ impl<'a> Scan<'a> {
         if ptr < self.lo || ptr >= self.hi {
             return None;
         }
-        self.index.containing(self.blocks, ptr)
+        let i = self.index.containing(self.blocks, ptr)?;
+        // The last word of a chunk's usable size is the next chunk's header (its prev_size): a pointer
+        // to exactly there is far likelier glibc's to that chunk (left in a stack slot or register by
+        // malloc) than the program's to its block's last eight bytes.
+        let b = &self.blocks[i];
+        let glibc_link = b.site() == self.usable_site && ptr + WORD == b.addr() + b.size();
+        (!glibc_link).then_some(i)
     }
 
     fn push(&mut self, i: usize) {
@@ -216,21 +243,24 @@ impl<'a> Scan<'a> {
     /// Memcheck's default heuristics for interior pointers that should count as start pointers.
     fn heuristic(&self, ptr: usize, i: usize) -> bool {
         let (a, s) = (self.blocks[i].addr(), self.blocks[i].size());
+        let (lo, hi) = self.requested(i);
+        let fits = |r: usize| (lo..=hi).contains(&r);
         // stdstring (old ABI): length, capacity, refcount, then the characters.
         if ptr == a + 3 * WORD && s >= 3 * WORD {
             let cap = self.word_at(a + WORD);
-            if (3 * WORD).wrapping_add(cap).wrapping_add(1) == s && self.word_at(a) <= cap {
+            if fits((3 * WORD).wrapping_add(cap).wrapping_add(1)) && self.word_at(a) <= cap {
                 return true;
             }
         }
         if ptr == a + WORD && s >= WORD {
             let n = self.word_at(a);
             // length64: the first word holds the length of the rest.
-            if n > 0 && s - WORD == n {
+            if n > 0 && fits(n.wrapping_add(WORD)) {
                 return true;
             }
             // newarray: the first word is an element count that divides the rest (new[] cookie).
-            if n > 0 && (s - WORD) % n == 0 {
+            let rest = lo.max(WORD) - WORD;
+            if n > 0 && rest.div_ceil(n).saturating_mul(n) <= hi - WORD {
                 return true;
             }
         }

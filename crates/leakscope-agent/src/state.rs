@@ -213,6 +213,7 @@ fn begin_tracing() -> bool {
     writer::PID.store(pid, Ordering::Relaxed);
     find_agent_range();
     crate::config::load();
+    crate::light::enable();
     crate::uptime_ns();
     emit_start(Origin::Exec, ppid);
     emit_modules();
@@ -482,7 +483,7 @@ fn intern(frames: &[usize], hash: u64) -> u32 {
 /// Site of the blocks whose stacks were not sampled (a sentinel stack: one frame at address 1).
 static UNSAMPLED: AtomicU32 = AtomicU32::new(u32::MAX);
 
-fn unsampled_site() -> u32 {
+pub fn unsampled_site() -> u32 {
     let id = UNSAMPLED.load(Ordering::Relaxed);
     if id != u32::MAX {
         return id;
@@ -512,7 +513,12 @@ pub fn weight(size: usize) -> (u64, u64) {
 #[inline]
 pub fn site_for(t: &ThreadState, size: usize, caller: unwind::Caller) -> u32 {
     let rate = crate::config::sample_rate();
-    if rate == 0 || size as u64 >= rate || t.sampler.take(size, rate) {
+    // Light mode tracks only the blocks its countdown already chose.
+    if rate == 0
+        || crate::light::on()
+        || crate::sampling::always(size)
+        || t.sampler.take(size, rate)
+    {
         current_site(t, caller)
     } else {
         unsampled_site()

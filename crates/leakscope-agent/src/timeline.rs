@@ -57,7 +57,9 @@ pub fn start() {
         libc::pthread_attr_setstack(&mut attr, stack.cast(), THREAD_STACK);
         libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
         let mut tid: libc::pthread_t = 0;
-        libc::pthread_create(&mut tid, &attr, run, core::ptr::null_mut());
+        if libc::pthread_create(&mut tid, &attr, run, core::ptr::null_mut()) == 0 {
+            world::set_agent_thread_pointer(tid as usize);
+        }
         libc::pthread_attr_destroy(&mut attr);
     }
 }

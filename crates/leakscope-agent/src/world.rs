@@ -14,6 +14,8 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering
 pub struct Stopped {
     pub tid: i32,
     pub sp: usize,
+    /// Its thread pointer (glibc's `struct pthread`).
+    pub tp: usize,
     /// General-purpose registers (RAX..R15 and RIP), 0 when unknown.
     pub regs: [usize; 17],
 }
@@ -26,14 +28,27 @@ static PARKED: AtomicUsize = AtomicUsize::new(0);
 static mut SLOTS: [Stopped; MAX_STOPPED] = [Stopped {
     tid: 0,
     sp: 0,
+    tp: 0,
     regs: [0; 17],
 }; MAX_STOPPED];
 /// Threads of the agent itself (never stopped by signal).
 static AGENT_TID: AtomicI32 = AtomicI32::new(0);
 
+static AGENT_TP: AtomicUsize = AtomicUsize::new(0);
+
 /// Marks the calling thread as the agent's own (the snapshot thread).
 pub fn set_agent_thread(tid: i32) {
     AGENT_TID.store(tid, Ordering::Relaxed);
+}
+
+/// Records the agent's own thread by its `pthread_t` (glibc's thread pointer), as soon as it is created.
+pub fn set_agent_thread_pointer(tp: usize) {
+    AGENT_TP.store(tp, Ordering::Relaxed);
+}
+
+/// The thread pointer of the agent's own thread (0: none).
+pub fn agent_thread_pointer() -> usize {
+    AGENT_TP.load(Ordering::Relaxed)
 }
 
 pub fn signal_number() -> i32 {
@@ -101,6 +116,7 @@ fn from_ucontext(uc: &libc::ucontext_t) -> Stopped {
     Stopped {
         tid: gettid(),
         sp: g[libc::REG_RSP as usize] as usize,
+        tp: crate::light::thread_pointer(),
         regs,
     }
 }
@@ -113,6 +129,7 @@ pub fn park_if_requested(t: &ThreadState) {
         park(Stopped {
             tid: gettid(),
             sp: &marker as *const usize as usize,
+            tp: crate::light::thread_pointer(),
             regs: [0; 17],
         });
     }

@@ -10,7 +10,8 @@
 //! `// expect-child-exit: N` (a forked child),
 //! `// args: …` (`{dir}` = the build directory), `// needs-lib: support/X.c` (built as `{dir}/libX.so`),
 //! `// needs-bin: support/X.c` (built as `{dir}/X`), `// memcheck: same | differs: WHY | skip: WHY`
-//! (`memcheck[O0]: …` for one build only).
+//! (`memcheck[O0]: …` for one build only), `// light: differs: WHY` (light sampled mode, see
+//! `light_sampled_mode_finds_every_block`).
 //! A key written `expect-summary[O2]` replaces the plain one for that build (`expect-leak[O2]: none`: no
 //! sites in that build).
 //!
@@ -108,7 +109,7 @@ fn parse_header(text: &str) -> Vec<(String, String)> {
         .filter(|(k, _)| {
             let key = k.split('[').next().unwrap_or(k);
             key.starts_with("expect-")
-                || ["args", "needs-lib", "needs-bin", "memcheck"].contains(&key)
+                || ["args", "needs-lib", "needs-bin", "memcheck", "light"].contains(&key)
         })
         .map(|(k, v)| (k.to_string(), v.trim().to_string()))
         .collect()
@@ -168,6 +169,14 @@ impl Program {
 
     fn memcheck(&self, build: &str) -> &str {
         self.values("memcheck", build)
+            .first()
+            .copied()
+            .unwrap_or("same")
+    }
+
+    /// The `light:` header line: "same" unless the program explains why light sampled mode differs.
+    fn light(&self, build: &str) -> &str {
+        self.values("light", build)
             .first()
             .copied()
             .unwrap_or("same")
@@ -357,6 +366,17 @@ fn run_leakscope(
     tag: &str,
     env: &[(&str, &str)],
 ) -> Result<Value, String> {
+    run_leakscope_with(p, dir, tag, &[], env)
+}
+
+/// [`run_leakscope`] with more options for `leakscope run`.
+fn run_leakscope_with(
+    p: &Program,
+    dir: &Path,
+    tag: &str,
+    options: &[&str],
+    env: &[(&str, &str)],
+) -> Result<Value, String> {
     let json = dir.join(format!("{}.{tag}.json", p.name));
     let trace = dir.join(format!("{}.{tag}.lstrace", p.name));
     let _ = std::fs::remove_file(&json);
@@ -368,6 +388,7 @@ fn run_leakscope(
         .arg(&json)
         .arg("--trace")
         .arg(&trace)
+        .args(options)
         .arg("--")
         .arg(dir.join(&p.name))
         .args(p.args(dir))
@@ -575,6 +596,44 @@ fn cached_unwinder_gives_the_reference_stacks() {
             Ok(())
         } else {
             Err(format!("cached unwinder: {a:#?}\nreference: {b:#?}"))
+        }
+    });
+}
+
+/// Light sampled mode (`--sample-rate`; the blocks it did not sample are found by walking glibc's heap)
+/// at a rate so high that no stack is sampled: every block must still be found, with the kind the exact run
+/// gives it, and its usable size (at most 24 bytes more than the program asked for). A program whose header
+/// says `light: differs: WHY` has verdicts that need what light mode leaves out (zero-filled blocks,
+/// scrubbed registers, the quarantine, requested sizes for the heuristics); there only the totals must
+/// match.
+#[test]
+fn light_sampled_mode_finds_every_block() {
+    fn total(s: &BTreeMap<String, Amount>) -> Amount {
+        s.values().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
+    fn close((eb, en): Amount, (gb, gn): Amount) -> bool {
+        gn == en && gb >= eb && gb <= eb + 24 * en
+    }
+    for_each_build(|p, build, dir| {
+        let exp = p.expected(build)?;
+        let rate = ["--sample-rate", "1073741824"];
+        let doc = run_leakscope_with(p, dir, "light", &rate, &[])?;
+        let got = observed_from_json(&doc, &source_file(p)).summary;
+        if !close(total(&exp.summary), total(&got)) {
+            return Err(format!(
+                "all kinds: expected {:?}, light mode {:?}",
+                exp.summary, got
+            ));
+        }
+        if p.light(build).starts_with("differs") {
+            return Ok(());
+        }
+        match KINDS.iter().find(|&&k| !close(exp.summary[k], got[k])) {
+            Some(k) => Err(format!(
+                "{k}: expected {:?}, light mode {:?}",
+                exp.summary, got
+            )),
+            None => Ok(()),
         }
     });
 }

@@ -549,3 +549,40 @@ fn sigterm_to_leakscope_gives_a_full_report_and_sigkill_keeps_the_snapshots() {
         table(&r)
     );
 }
+
+/// Sampled mode's live check walks glibc's heap while two threads malloc and free as fast as they can: every
+/// check finds the 100 lost blocks and exactly the blocks the program holds (the threads' slots, at most
+/// one more each in flight, and glibc's few blocks of its own), and never warns that a heap could not be
+/// walked. Nothing is sampled at this rate: every block comes from the walk.
+#[test]
+fn sampled_live_checks_walk_the_heap_while_threads_allocate() {
+    if !have_gcc() {
+        return;
+    }
+    let dir = work_dir("churn");
+    let exe = service("churn_threads", &dir);
+    let svc = start(&dir, &exe, &["2"], &["--sample-rate", "1073741824"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let held = 100 + 2 * 500;
+    for _ in 0..5 {
+        let (c, _) = svc.check(&[]);
+        let s = &c["summary"];
+        let blocks = |k: &str| s[k]["blocks"].as_u64().unwrap();
+        assert_eq!(blocks("definite"), 100, "{s}");
+        let total: u64 = ["definite", "indirect", "possible", "reachable"]
+            .iter()
+            .map(|k| blocks(k))
+            .sum();
+        assert!(
+            (held..=held + 2 + 8).contains(&total),
+            "{total} blocks in use: {s}"
+        );
+        let warnings = c["messages"].to_string();
+        assert!(!warnings.contains("heap"), "{warnings}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    svc.signal(libc::SIGTERM);
+    let (code, err, fin) = svc.finish();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(fin["summary"]["definite"]["blocks"], 100);
+}

@@ -1,0 +1,186 @@
+//! Sampled mode's fast path: an allocation whose stack is not sampled goes straight to glibc, untracked.
+//!
+//! Tracking every block (a header and a map store per malloc and free) costs far more than the 3% a
+//! production sampler may add. Here only sampled blocks are tracked; the rest are found at scan time by
+//! walking glibc's own heap ([`crate::glibc_heap`]), so the reachability of every block still holds.
+//! What a call costs outside a sample: the byte countdown (kept in a pthread key slot of this thread, read
+//! at a fixed offset from the thread pointer: no TLS segment in the agent, no call), one comparison, and a
+//! jump to glibc. `free` recognises a tracked block by the mark in its header word just in front of it,
+//! where glibc keeps a chunk's size (whose top bits are always clear).
+//!
+//! Used when sampling is on without `LEAKSCOPE_PRECISE`, the program uses glibc's allocator, and the
+//! layout of glibc's heap could be confirmed at start-up (otherwise sampled mode tracks every block).
+
+use core::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicUsize, Ordering};
+
+/// Non-zero when the fast path is on (a byte, for the entry stubs' `cmp`).
+pub static LIGHT: AtomicU8 = AtomicU8::new(0);
+/// Offset of this thread's countdown slot from the thread pointer.
+pub static SLOT_OFFSET: AtomicIsize = AtomicIsize::new(0);
+/// Blocks of at least this many bytes are always tracked (weight 1): glibc mmaps large blocks outside its
+/// arenas, and the heap walk must know every such mapping. Lowered if the program lowers glibc's threshold.
+pub static ALWAYS: AtomicUsize = AtomicUsize::new(64 << 10);
+/// Some thread took the slow path at least once (every thread's first call does).
+static SEEN: AtomicBool = AtomicBool::new(false);
+
+/// Whether the fast path is on.
+#[inline]
+pub fn on() -> bool {
+    LIGHT.load(Ordering::Relaxed) != 0
+}
+
+/// Whether any allocation reached the agent in light mode.
+pub fn saw_calls() -> bool {
+    SEEN.load(Ordering::Relaxed)
+}
+
+/// The calling thread's pointer (glibc's `struct pthread`, at `%fs:0x10` on x86-64).
+#[inline]
+pub fn thread_pointer() -> usize {
+    let tp: usize;
+    // SAFETY: reads the TCB's self pointer, which every glibc thread has.
+    unsafe {
+        core::arch::asm!("mov {}, qword ptr fs:[0x10]", out(reg) tp, options(nostack, readonly, preserves_flags))
+    };
+    tp
+}
+
+#[inline]
+fn slot() -> *mut usize {
+    (thread_pointer() as isize + SLOT_OFFSET.load(Ordering::Relaxed)) as *mut usize
+}
+
+/// Counts `size` bytes down this thread's countdown; true if this allocation is to be sampled (tracked
+/// with its stack). The entry stubs of `malloc` and `free` inline the common case in assembly.
+#[inline]
+pub fn due(size: usize) -> bool {
+    let s = slot();
+    // SAFETY: the slot is this thread's own pthread key data word, which only this thread touches.
+    let left = unsafe { *s };
+    if left > size && size < ALWAYS.load(Ordering::Relaxed) {
+        unsafe { *s = left - size };
+        return false;
+    }
+    due_slow(s, left, size)
+}
+
+#[cold]
+fn due_slow(s: *mut usize, left: usize, size: usize) -> bool {
+    SEEN.store(true, Ordering::Relaxed);
+    if size >= ALWAYS.load(Ordering::Relaxed) {
+        if left == 0 {
+            // SAFETY: as in `due`.
+            unsafe { *s = gap() };
+        }
+        return true;
+    }
+    let left = if left == 0 { gap() } else { left }; // this thread's first call
+    let sampled = left <= size;
+    // SAFETY: as in `due`.
+    unsafe { *s = if sampled { gap() } else { left - size } };
+    sampled
+}
+
+/// A fresh exponential gap (at least 1 byte), from this thread's random state.
+fn gap() -> usize {
+    let rate = crate::config::sample_rate();
+    match crate::state::thread_state() {
+        Some(t) => t.sampler.next_gap(rate).max(1) as usize,
+        None => rate.max(1) as usize,
+    }
+}
+
+/// Bits of a tracked block's header word that mark it (glibc's size word never has them set).
+pub const MARK_SHIFT: u32 = 50;
+pub const MARK: u64 = 0x2a5b;
+
+/// Is `p` a block the agent tracks? Only valid in light mode, for a block of the program's allocator.
+///
+/// # Safety
+/// `p` must be non-null and a block glibc (or the agent) handed out.
+#[inline]
+pub unsafe fn is_tracked(p: *const core::ffi::c_void) -> bool {
+    *(p as *const u64).sub(1) >> MARK_SHIFT == MARK
+}
+
+extern "C" {
+    fn __libc_mallopt(param: i32, value: i32) -> i32;
+}
+const M_MXFAST: i32 = 1;
+const M_MMAP_THRESHOLD: i32 = -3;
+/// glibc's default of M_MXFAST on 64-bit.
+const DEFAULT_MXFAST: i32 = 128;
+
+/// Turns the fast path on if this program allows it (see the module doc). Called once at start-up, in the
+/// first thread that reached the agent, before any block is tracked.
+pub fn enable() {
+    if crate::config::sample_rate() == 0 || crate::config::precise() || crate::real::custom() {
+        return;
+    }
+    if crate::config::env_u64(c"LEAKSCOPE_HEAP_WALK") == Some(0) {
+        return;
+    }
+    // Fast bins keep freed chunks marked in use; without them a chunk in use is one the program holds
+    // (or one in a thread's tcache, which the walk recognises).
+    // SAFETY: glibc's mallopt, which consolidates the fast bins first.
+    unsafe { __libc_mallopt(M_MXFAST, 0) };
+    let ready = find_slot_offset() && crate::glibc_heap::calibrate();
+    if !ready {
+        unsafe { __libc_mallopt(M_MXFAST, DEFAULT_MXFAST) };
+        return;
+    }
+    if let Some(t) = crate::config::env_u64(c"MALLOC_MMAP_THRESHOLD_") {
+        lower_always(t as usize);
+    }
+    LIGHT.store(1, Ordering::Release);
+}
+
+fn lower_always(threshold: usize) {
+    ALWAYS.fetch_min(threshold.max(1), Ordering::Relaxed);
+}
+
+/// Finds where this thread's data word for a fresh pthread key lives, relative to the thread pointer
+/// (glibc keeps the first 32 keys' words inside `struct pthread`, so the offset is the same in every
+/// thread), by setting two values and looking for them.
+fn find_slot_offset() -> bool {
+    let mut key: libc::pthread_key_t = 0;
+    // SAFETY: valid out pointer; no destructor (the word is a byte count).
+    if unsafe { libc::pthread_key_create(&mut key, None) } != 0 || key >= 32 {
+        return false;
+    }
+    let tp = thread_pointer();
+    let probe = |v: usize| -> Option<isize> {
+        // SAFETY: setting our own key's value.
+        unsafe { libc::pthread_setspecific(key, v as *const core::ffi::c_void) };
+        let mut words = [0usize; 512];
+        let n = crate::maps::copy_out(tp, core::mem::size_of_val(&words), &mut words)? / 8;
+        words[..n]
+            .iter()
+            .position(|&w| w == v)
+            .map(|i| i as isize * 8)
+    };
+    let (a, b) = (probe(0x5eed_c0de_1234_5670), probe(0x0dd_ba11_8765_4320));
+    // SAFETY: as above; 0 makes the first call of this thread draw its countdown.
+    unsafe { libc::pthread_setspecific(key, core::ptr::null()) };
+    match (a, b) {
+        (Some(a), Some(b)) if a == b => {
+            SLOT_OFFSET.store(a, Ordering::Relaxed);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The program's `mallopt`: in light mode, fast bins stay off (the heap walk depends on it) and a lower
+/// mmap threshold lowers the size from which blocks are always tracked.
+#[no_mangle]
+pub unsafe extern "C" fn mallopt(param: i32, value: i32) -> i32 {
+    if on() {
+        match param {
+            M_MXFAST => return 1,
+            M_MMAP_THRESHOLD if value >= 0 => lower_always(value as usize),
+            _ => {}
+        }
+    }
+    __libc_mallopt(param, value)
+}
