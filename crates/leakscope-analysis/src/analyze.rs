@@ -359,9 +359,12 @@ impl StackSource<'_> {
             self.missing += 1;
             return (Vec::new(), None);
         };
-        let mut stack = self
-            .sym
-            .symbolize_stack(self.modules, addrs, frames::is_program_entry);
+        let mut stack = self.sym.symbolize_stack(
+            self.modules,
+            addrs,
+            frames::is_program_entry,
+            frames::is_below_main,
+        );
         frames::trim_plumbing(&mut stack);
         frames::cut_below_main(&mut stack);
         let site = frames::site(&stack);

@@ -3,7 +3,8 @@
 //! dwz supplementary file named by `.gnu_debugaltlink`; the symbol table as the fallback.
 
 use addr2line::Loader;
-use object::{Object, ObjectSection, ReadCache, SectionKind};
+use object::{Object, ObjectSection, ObjectSymbol, ReadCache, SectionKind, SymbolKind};
+use std::cell::OnceCell;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -89,12 +90,56 @@ fn supplementary(debug_file: &Path, f: &ElfFacts, debug_dirs: &[PathBuf]) -> Opt
     candidates.into_iter().find(|p| p.is_file())
 }
 
-/// The debugging information of one module, opened once.
+/// The debugging information of one module. Its DWARF is opened (and, in distributions' debug files,
+/// inflated) only when a frame needs it; its function names are at hand before that.
 pub struct DebugInfo {
-    /// DWARF and a full symbol table: the module itself or its separate debug file.
-    pub dwarf: Option<Loader>,
+    /// Where the DWARF is (the module itself or its separate debug file), with dwz's supplementary file.
+    dwarf_file: Option<(PathBuf, Option<PathBuf>)>,
+    dwarf: OnceCell<Option<Loader>>,
+    /// Function symbols of that file (its full symbol table): (address, size, name), sorted.
+    names: Vec<(u64, u64, String)>,
     /// The module's own symbol table, when the DWARF came from a separate file (or there is none).
     pub symbols: Option<Loader>,
+}
+
+impl DebugInfo {
+    /// The DWARF (with its symbol table), opened on first use.
+    pub fn dwarf(&self) -> Option<&Loader> {
+        self.dwarf
+            .get_or_init(|| {
+                let (path, sup) = self.dwarf_file.as_ref()?;
+                Loader::new_with_sup(path, sup.as_deref()).ok()
+            })
+            .as_ref()
+    }
+
+    /// The name of the function symbol containing `probe` in the DWARF file's symbol table, read
+    /// without the DWARF.
+    pub fn symbol_name(&self, probe: u64) -> Option<&str> {
+        let i = self
+            .names
+            .partition_point(|(a, _, _)| *a <= probe)
+            .checked_sub(1)?;
+        let (start, size, name) = &self.names[i];
+        (probe < start + size).then_some(name.as_str())
+    }
+}
+
+/// The function symbols of the ELF file at `path` with their sizes, sorted by address.
+fn function_names(path: &Path) -> Vec<(u64, u64, String)> {
+    let Some(cache) = File::open(path).ok().map(ReadCache::new) else {
+        return Vec::new();
+    };
+    let Ok(obj) = object::File::parse(&cache) else {
+        return Vec::new();
+    };
+    let mut names: Vec<(u64, u64, String)> = obj
+        .symbols()
+        .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0 && s.size() != 0)
+        .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
+        .collect();
+    names.sort_unstable();
+    names
 }
 
 /// Opens what can be found for the module at `path` whose build-id the agent recorded as `build_id` (empty:
@@ -113,7 +158,9 @@ pub fn open(path: &str, build_id: &[u8], debug_dirs: &[PathBuf]) -> (DebugInfo, 
     let own_loader = || own.as_ref().and_then(|_| Loader::new(module).ok());
     if own.as_ref().is_some_and(|f| f.has_dwarf) {
         let info = DebugInfo {
-            dwarf: own_loader(),
+            dwarf_file: Some((module.to_path_buf(), None)),
+            dwarf: OnceCell::new(),
+            names: function_names(module),
             symbols: None,
         };
         return (info, None);
@@ -124,13 +171,19 @@ pub fn open(path: &str, build_id: &[u8], debug_dirs: &[PathBuf]) -> (DebugInfo, 
     if let Some(link) = own.as_ref().and_then(|f| f.debuglink.as_deref()) {
         candidates.extend(debuglink_paths(module, link, debug_dirs));
     }
-    let dwarf = first_matching(candidates, expected)
-        .and_then(|(p, f)| Loader::new_with_sup(&p, supplementary(&p, &f, debug_dirs)).ok());
+    let dwarf_file = first_matching(candidates, expected).map(|(p, f)| {
+        let sup = supplementary(&p, &f, debug_dirs);
+        (p, sup)
+    });
     let info = DebugInfo {
-        dwarf,
+        names: dwarf_file
+            .as_ref()
+            .map_or_else(Vec::new, |(p, _)| function_names(p)),
+        dwarf_file,
+        dwarf: OnceCell::new(),
         symbols: own_loader(),
     };
-    let warning = if info.dwarf.is_some() {
+    let warning = if info.dwarf_file.is_some() {
         None
     } else if changed {
         Some(format!("{path} changed since the trace was recorded (its build-id differs): frames in it are shown as addresses"))

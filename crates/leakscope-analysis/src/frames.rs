@@ -48,6 +48,11 @@ const BELOW_MAIN: [&str; 4] = [
 /// Where Rust's runtime hands over to the program (its own backtraces stop there too).
 const RUST_ENTRY: &str = "std::sys::backtrace::__rust_begin_short_backtrace";
 
+/// Is `name` one of glibc's start-up functions, below `main` (cut from every stack)?
+pub fn is_below_main(name: &str) -> bool {
+    BELOW_MAIN.contains(&name)
+}
+
 /// Is this the frame [`cut_below_main`] cuts below (or at, for Rust's)?
 pub fn is_program_entry(f: &Frame) -> bool {
     f.function

@@ -73,7 +73,7 @@ fn is_legacy_rust(name: &str) -> bool {
 
 fn lookup(info: &DebugInfo, probe: u64) -> Vec<SourceFrame> {
     let mut out = Vec::new();
-    if let Some(frames) = info.dwarf.as_ref().and_then(|l| l.find_frames(probe).ok()) {
+    if let Some(frames) = info.dwarf().and_then(|l| l.find_frames(probe).ok()) {
         let mut frames = frames;
         while let Ok(Some(f)) = frames.next() {
             out.push(SourceFrame {
@@ -94,7 +94,7 @@ fn lookup(info: &DebugInfo, probe: u64) -> Vec<SourceFrame> {
     let outer = out.last_mut().expect("one frame at least");
     outer.inlined = false;
     if outer.function.is_none() {
-        outer.function = [&info.dwarf, &info.symbols]
+        outer.function = [info.dwarf(), info.symbols.as_ref()]
             .into_iter()
             .flatten()
             .find_map(|l: &Loader| l.find_symbol(probe))
@@ -165,14 +165,25 @@ impl Symbolizer {
     /// A stack, innermost first, inlined frames expanded, up to and including the first address one of
     /// whose frames is `last` (the rest would be cut anyway: not symbolizing it spares loading, say,
     /// libc's debug information for its start-up frames below `main`).
+    /// `below` names functions whose frames are cut whatever they are (glibc's start-up code): their
+    /// addresses, recognised by the symbol table alone, end the stack without a DWARF lookup.
     pub fn symbolize_stack(
         &mut self,
         modules: &ModuleMap,
         addresses: &[u64],
         last: impl Fn(&Frame) -> bool,
+        below: impl Fn(&str) -> bool,
     ) -> Vec<Frame> {
         let mut out = Vec::new();
         for &a in addresses {
+            if let Some(f) = self.named_by_symbol(modules, a).filter(|f| below(f)) {
+                let module = modules.find(a).map(|m| Arc::from(m.path.as_str()));
+                out.push(Frame {
+                    function: Some(f),
+                    ..bare(a, module)
+                });
+                break;
+            }
             let frames = self.symbolize(modules, a);
             let done = frames.iter().any(&last);
             out.extend(frames);
@@ -181,6 +192,15 @@ impl Symbolizer {
             }
         }
         out
+    }
+
+    /// The function symbol a return address falls in, from the symbol table only.
+    fn named_by_symbol(&mut self, modules: &ModuleMap, address: u64) -> Option<Arc<str>> {
+        let m = modules.find(address)?;
+        let index = self.module_index(&m.path, &m.build_id);
+        let probe = address.wrapping_sub(1).wrapping_sub(m.bias);
+        let info = self.infos[index].1.as_ref()?;
+        info.symbol_name(probe).map(Arc::from)
     }
 
     fn module_index(&mut self, path: &str, build_id: &[u8]) -> usize {
