@@ -129,10 +129,24 @@ pub fn enable() {
         unsafe { __libc_mallopt(M_MXFAST, DEFAULT_MXFAST) };
         return;
     }
-    if let Some(t) = crate::config::env_u64(c"MALLOC_MMAP_THRESHOLD_") {
+    if let Some(t) = crate::config::env_u64(c"MALLOC_MMAP_THRESHOLD_").or_else(tunable_threshold) {
         lower_always(t as usize);
     }
     LIGHT.store(1, Ordering::Release);
+}
+
+/// `glibc.malloc.mmap_threshold` of `GLIBC_TUNABLES` (`name=value` pairs separated by colons).
+fn tunable_threshold() -> Option<u64> {
+    // SAFETY: getenv reads environ without allocating; the string is NUL-terminated.
+    let p = unsafe { libc::getenv(c"GLIBC_TUNABLES".as_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    let s = unsafe { core::ffi::CStr::from_ptr(p) }.to_str().ok()?;
+    let value = s
+        .split(':')
+        .find_map(|kv| kv.strip_prefix("glibc.malloc.mmap_threshold="))?;
+    value.trim().parse().ok()
 }
 
 fn lower_always(threshold: usize) {
