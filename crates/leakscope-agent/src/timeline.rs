@@ -42,7 +42,26 @@ use leakscope_trace::{Record, SiteSample, Snapshot};
 
 const THREAD_STACK: usize = 256 << 10;
 
+extern "C" {
+    /// glibc's "no thread was ever created" flag (`<sys/single_threaded.h>`): while it is set, glibc's
+    /// malloc skips its arena locks and lock operations their atomic instructions.
+    static mut __libc_single_threaded: core::ffi::c_char;
+}
+
+/// Whether glibc takes the program for single-threaded: the snapshot thread does not count (see [`start`]).
+fn program_single_threaded() -> bool {
+    // SAFETY: a byte glibc only writes from pthread_create, read racily on purpose.
+    unsafe { core::ptr::addr_of!(__libc_single_threaded).read_volatile() != 0 }
+}
+
 /// Starts the thread (once, before `main`). Its stack is agent memory, so the leak scan skips it.
+///
+/// Creating it would make a single-threaded program multi-threaded in glibc's eyes, and every malloc,
+/// free and mutex operation of the program dearer (2-6% of the benchmarks' time, all of it the agent's
+/// fault). So glibc's flag is set back: the snapshot thread then must not use what the flag guards while
+/// the program runs alone (glibc's malloc, stdio, the loader's locks), and it does not — its memory is the
+/// agent's own, it reads and writes files with plain syscalls, and it leaves the module list to the
+/// program's threads ([`write_snapshot`]). The program's first `pthread_create` clears the flag as usual.
 pub fn start() {
     install_check_signal();
     let stack = mem::map(THREAD_STACK);
@@ -57,8 +76,12 @@ pub fn start() {
         libc::pthread_attr_setstack(&mut attr, stack.cast(), THREAD_STACK);
         libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
         let mut tid: libc::pthread_t = 0;
+        let alone = program_single_threaded();
         if libc::pthread_create(&mut tid, &attr, run, core::ptr::null_mut()) == 0 {
             world::set_agent_thread_pointer(tid as usize);
+            if alone {
+                core::ptr::addr_of_mut!(__libc_single_threaded).write_volatile(1);
+            }
         }
         libc::pthread_attr_destroy(&mut attr);
     }
@@ -212,7 +235,11 @@ pub fn write_snapshot() {
             changed.push(sample);
         }
     }
-    state::emit_modules();
+    // The loader's lock is one glibc does not take atomically in a single-threaded program (see [`start`]);
+    // the exit report and live checks write the modules then.
+    if !program_single_threaded() {
+        state::emit_modules();
+    }
     writer::define_sites(changed.iter().map(|c| c.stack));
     writer::emit(&Record::Snapshot(Snapshot {
         time_ns: crate::uptime_ns(),
