@@ -112,13 +112,14 @@ const M_MMAP_THRESHOLD: i32 = -3;
 const DEFAULT_MXFAST: i32 = 128;
 
 /// Turns the fast path on if this program allows it (see the module doc). Called once at start-up, in the
-/// first thread that reached the agent, before any block is tracked.
-pub fn enable() {
+/// first thread that reached the agent, before any block is tracked. False if sampled mode wanted it but
+/// glibc's heap did not look as expected (every block is then tracked).
+pub fn enable() -> bool {
     if crate::config::sample_rate() == 0 || crate::config::precise() || crate::real::custom() {
-        return;
+        return true;
     }
     if crate::config::env_u64(c"LEAKSCOPE_HEAP_WALK") == Some(0) {
-        return;
+        return true;
     }
     // Fast bins keep freed chunks marked in use; without them a chunk in use is one the program holds
     // (or one in a thread's tcache, which the walk recognises).
@@ -126,13 +127,15 @@ pub fn enable() {
     unsafe { __libc_mallopt(M_MXFAST, 0) };
     let ready = find_slot_offset() && crate::glibc_heap::calibrate();
     if !ready {
+        // SAFETY: as above.
         unsafe { __libc_mallopt(M_MXFAST, DEFAULT_MXFAST) };
-        return;
+        return false;
     }
     if let Some(t) = crate::config::env_u64(c"MALLOC_MMAP_THRESHOLD_").or_else(tunable_threshold) {
         lower_always(t as usize);
     }
     LIGHT.store(1, Ordering::Release);
+    true
 }
 
 /// `glibc.malloc.mmap_threshold` of `GLIBC_TUNABLES` (`name=value` pairs separated by colons).

@@ -213,10 +213,16 @@ fn begin_tracing() -> bool {
     writer::PID.store(pid, Ordering::Relaxed);
     find_agent_range();
     crate::config::load();
-    crate::light::enable();
+    let light = crate::light::enable();
     crate::uptime_ns();
     emit_start(Origin::Exec, ppid);
     emit_modules();
+    if !light {
+        writer::emit(&Record::Message(leakscope_trace::Message {
+            level: leakscope_trace::Level::Warning,
+            text: "sampled mode tracks every block: the layout of glibc's heap could not be confirmed at start-up (it needs glibc 2.34 or later on x86-64 with its tcache on), so the heap cannot be walked".into(),
+        }));
+    }
     crate::exit::register_at_exit();
     true
 }
