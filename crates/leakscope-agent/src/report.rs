@@ -271,7 +271,7 @@ fn classify(
 
 /// Light sampled mode: adds the blocks the agent did not track, found in glibc's heap, to `blocks`.
 fn add_unsampled(blocks: &mut Vec<Block>, maps: &[Mapping], w: &world::World) {
-    use crate::glibc_heap::{dtv_of, tcache_of, walk};
+    use crate::glibc_heap::{tcache_of, walk};
     let threads = w.stopped.iter().map(|t| t.tp);
     let own = [
         crate::light::thread_pointer(),
@@ -286,8 +286,8 @@ fn add_unsampled(blocks: &mut Vec<Block>, maps: &[Mapping], w: &world::World) {
     tcaches.sort_unstable();
     tcaches.dedup();
     let mut internal = tcaches.clone();
-    // The agent's thread was created inside the agent: its thread vector is the agent's, not the program's.
-    internal.extend(dtv_of(world::agent_thread_pointer()));
+    // The agent's threads were created inside the agent: their thread vectors are the agent's.
+    internal.extend(world::agent_dtvs());
     let mut found = Vec::new();
     let site = state::unsampled_site();
     let walked = walk(maps, blocks, &tcaches, &internal, site, &mut found);

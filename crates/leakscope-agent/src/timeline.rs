@@ -60,8 +60,9 @@ fn program_single_threaded() -> bool {
 /// free and mutex operation of the program dearer (2-6% of the benchmarks' time, all of it the agent's
 /// fault). So glibc's flag is set back: the snapshot thread then must not use what the flag guards while
 /// the program runs alone (glibc's malloc, stdio, the loader's locks), and it does not — its memory is the
-/// agent's own, it reads and writes files with plain syscalls, and it leaves the module list to the
-/// program's threads ([`write_snapshot`]). The program's first `pthread_create` clears the flag as usual.
+/// agent's own, it reads and writes files with plain syscalls, it leaves the module list to the
+/// program's threads ([`write_snapshot`]), sets its signal mask with the raw syscall, and never exits
+/// ([`park_for_good`]). The program's first `pthread_create` clears the flag as usual.
 pub fn start() {
     install_check_signal();
     let stack = mem::map(THREAD_STACK);
@@ -97,13 +98,19 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
     // The check signal must reach this thread even when the thread that created it blocks signals (a
     // forked worker that blocks everything, say): a process-directed signal goes to a thread that does not
     // block it, and this one is always there.
-    // SAFETY: a sigset built on the stack; unblocking only.
+    // The raw syscall: the program's `pthread_sigmask` is the agent's, which looks glibc's up with dlsym
+    // (the loader's lock) the first time — not something this thread may do (see [`start`]).
+    let set: u64 = 1 << (config::check_signal() - 1);
+    // SAFETY: unblocking one signal in this thread; the kernel's sigset is 8 bytes.
     unsafe {
-        let mut set: libc::sigset_t = core::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, config::check_signal());
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, core::ptr::null_mut());
-    }
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_UNBLOCK,
+            &set as *const u64,
+            core::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
     // Interval 0: no periodic snapshots, only checks (wait in hour-long naps).
     let interval = match config::interval_ms() {
         0 => 3_600_000,
@@ -131,7 +138,7 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
             )
         };
         if STATE.load(Ordering::Acquire) != state::ACTIVE {
-            return core::ptr::null_mut();
+            park_for_good();
         }
         if program_threads_gone() {
             // glibc's last exiting thread calls exit(0); this thread kept that from happening.
@@ -158,6 +165,16 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
                 crate::ages::emit_periodic();
             }
         }
+    }
+}
+
+/// Once recording is over (the process is exiting): wait for the end. Returning would run glibc's thread
+/// exit, which frees this thread's vector and tcache with glibc's malloc — unlocked, as glibc may take the
+/// program for single-threaded (see [`start`]), while the program's exit handlers free too.
+fn park_for_good() -> ! {
+    loop {
+        // SAFETY: plain syscall; signals (a check request) only wake it.
+        unsafe { libc::pause() };
     }
 }
 

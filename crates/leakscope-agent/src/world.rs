@@ -41,9 +41,26 @@ pub fn set_agent_thread(tid: i32) {
     AGENT_TID.store(tid, Ordering::Relaxed);
 }
 
+/// The allocations holding the thread vectors of every snapshot thread this image ever had (a forked child
+/// inherits its parent's in the heap, without the thread).
+static AGENT_DTVS: [AtomicUsize; 16] = [const { AtomicUsize::new(0) }; 16];
+
 /// Records the agent's own thread by its `pthread_t` (glibc's thread pointer), as soon as it is created.
 pub fn set_agent_thread_pointer(tp: usize) {
     AGENT_TP.store(tp, Ordering::Relaxed);
+    if let Some(dtv) = crate::glibc_heap::dtv_of(tp) {
+        if let Some(slot) = AGENT_DTVS.iter().find(|s| s.load(Ordering::Relaxed) == 0) {
+            slot.store(dtv, Ordering::Relaxed);
+        }
+    }
+}
+
+/// See [`AGENT_DTVS`].
+pub fn agent_dtvs() -> impl Iterator<Item = usize> {
+    AGENT_DTVS
+        .iter()
+        .map(|s| s.load(Ordering::Relaxed))
+        .filter(|&d| d != 0)
 }
 
 /// The thread pointer of the agent's own thread (0: none).

@@ -618,7 +618,8 @@ fn light_sampled_mode_finds_every_block() {
         let exp = p.expected(build)?;
         let rate = ["--sample-rate", "1073741824"];
         let doc = run_leakscope_with(p, dir, "light", &rate, &[])?;
-        let got = observed_from_json(&doc, &source_file(p)).summary;
+        let observed = observed_from_json(&doc, &source_file(p));
+        let got = observed.summary;
         if doc.to_string().contains("sampled mode tracks every block") {
             return Err("the agent did not walk glibc's heap".into());
         }
@@ -627,6 +628,12 @@ fn light_sampled_mode_finds_every_block() {
                 "all kinds: expected {:?}, light mode {:?}",
                 exp.summary, got
             ));
+        }
+        // A forked child walks the heap it inherited (with the parent's agent allocations in it).
+        if let (Some((want, _)), Some((seen, _))) = (&exp.child, &observed.child) {
+            if !close(total(want), total(seen)) {
+                return Err(format!("child: expected {want:?}, light mode {seen:?}"));
+            }
         }
         if p.light(build).starts_with("differs") {
             return Ok(());
