@@ -42,7 +42,8 @@ pub enum Command {
         under their pid, and so are the programs they exec (e.g. system()'s shell) unless --no-follow-exec.\n\n\
         Environment: LEAKSCOPE_QUARANTINE_BYTES (freed memory each thread holds back before reuse, as \
         Memcheck does; default 65536 = 64 KiB, 0 for none), LEAKSCOPE_PRECISE=1 (keep the protections sampled \
-        mode drops), LEAKSCOPE_AGENT (use this agent library instead of the embedded one), \
+        mode drops), LEAKSCOPE_HEAP_WALK=0 (sampled mode tracks every block instead of walking glibc's heap), \
+        LEAKSCOPE_AGENT (use this agent library instead of the embedded one), \
         LEAKSCOPE_UNWIND_REFERENCE=1 (walk every stack from scratch, to check the fast unwinder)."
     )]
     Run(RunArgs),
@@ -117,10 +118,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIGNAL", value_parser = parse_signal)]
     pub check_signal: Option<i32>,
     /// Record the stack of about one allocation per BYTES allocated instead of every allocation's (0: every
-    /// allocation). For production: Poisson sampling by bytes (blocks of BYTES or more always), unbiased
-    /// per-site estimates; every block is still scanned, so the summary stays exact, but the protections
-    /// that make verdicts match Memcheck's exactly (zero-filled blocks, scrubbed stacks, the quarantine) are
-    /// off unless LEAKSCOPE_PRECISE=1. 524288 (512 KiB) is a good start
+    /// allocation). For production: Poisson sampling by bytes (blocks of 64 KiB or more always), unbiased
+    /// per-site estimates. Unsampled allocations go straight to glibc and are found in its heap at the scan,
+    /// so the summary still has every block (unsampled ones at their usable size), but the protections that
+    /// make verdicts match Memcheck's exactly (zero-filled blocks, scrubbed stacks, the quarantine) are off
+    /// unless LEAKSCOPE_PRECISE=1 (which also tracks every block). 524288 (512 KiB) is a good start
     #[arg(long, value_name = "BYTES", default_value_t = 0)]
     pub sample_rate: u64,
     /// Do not trace programs that the program's forked children (or their descendants, e.g. system()'s
