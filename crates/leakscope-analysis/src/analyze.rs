@@ -363,7 +363,7 @@ impl StackSource<'_> {
             self.modules,
             addrs,
             frames::is_program_entry,
-            frames::is_below_main,
+            frames::is_start_up,
         );
         frames::trim_plumbing(&mut stack);
         frames::cut_below_main(&mut stack);

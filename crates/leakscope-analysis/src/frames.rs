@@ -48,9 +48,13 @@ const BELOW_MAIN: [&str; 4] = [
 /// Where Rust's runtime hands over to the program (its own backtraces stop there too).
 const RUST_ENTRY: &str = "std::sys::backtrace::__rust_begin_short_backtrace";
 
-/// Is `name` one of glibc's start-up functions, below `main` (cut from every stack)?
-pub fn is_below_main(name: &str) -> bool {
-    BELOW_MAIN.contains(&name)
+/// glibc's thread start-up code, at the bottom of every thread's stack.
+const THREAD_START: [&str; 3] = ["start_thread", "clone3", "clone"];
+
+/// Is `name` one of glibc's start-up functions: below `main` (cut from every stack) or starting a thread?
+/// Their frames (and any below them) are named from the symbol table alone, without DWARF.
+pub fn is_start_up(name: &str) -> bool {
+    BELOW_MAIN.contains(&name) || THREAD_START.contains(&name)
 }
 
 /// Is this the frame [`cut_below_main`] cuts below (or at, for Rust's)?

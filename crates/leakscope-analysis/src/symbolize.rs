@@ -165,24 +165,28 @@ impl Symbolizer {
     /// A stack, innermost first, inlined frames expanded, up to and including the first address one of
     /// whose frames is `last` (the rest would be cut anyway: not symbolizing it spares loading, say,
     /// libc's debug information for its start-up frames below `main`).
-    /// `below` names functions whose frames are cut whatever they are (glibc's start-up code): their
-    /// addresses, recognised by the symbol table alone, end the stack without a DWARF lookup.
+    /// `start_up` names glibc's start-up functions (below `main`, starting threads): from the first frame
+    /// the symbol table places in one, frames are named from the symbol table alone — loading a big
+    /// library's DWARF for them (libc's, when nothing else needs it) would cost more than all the rest.
     pub fn symbolize_stack(
         &mut self,
         modules: &ModuleMap,
         addresses: &[u64],
         last: impl Fn(&Frame) -> bool,
-        below: impl Fn(&str) -> bool,
+        start_up: impl Fn(&str) -> bool,
     ) -> Vec<Frame> {
         let mut out = Vec::new();
+        let mut names_only = false;
         for &a in addresses {
-            if let Some(f) = self.named_by_symbol(modules, a).filter(|f| below(f)) {
+            let name = self.named_by_symbol(modules, a);
+            names_only = names_only || name.as_deref().is_some_and(&start_up);
+            if names_only {
                 let module = modules.find(a).map(|m| Arc::from(m.path.as_str()));
                 out.push(Frame {
-                    function: Some(f),
+                    function: name,
                     ..bare(a, module)
                 });
-                break;
+                continue;
             }
             let frames = self.symbolize(modules, a);
             let done = frames.iter().any(&last);
