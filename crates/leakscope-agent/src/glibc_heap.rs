@@ -4,8 +4,8 @@
 //! glibc (2.34 and later, x86-64) keeps its arenas in a ring: the main arena in libc's data, whose chunks
 //! fill the `[heap]` mapping up to its top chunk, and thread arenas, each a chain of 64 MiB-aligned heaps
 //! that start with a `heap_info` (the first also holds the arena's `malloc_state`). A chunk is in use when
-//! the next chunk's PREV_INUSE bit is set — except chunks parked in a thread's tcache, which carry the
-//! process's random tcache key in their second word, and fast-bin chunks, which light mode switches off.
+//! the next chunk's PREV_INUSE bit is set — except chunks parked in a thread's tcache (on its lists, with
+//! the process's random tcache key in their second word) and chunks on an arena's fast bins.
 //! Each thread's own `tcache_perthread_struct` is a chunk too; it is read from the thread's `tcache`
 //! variable and left out. Large blocks glibc mmaps on their own are always tracked by the agent.
 //!
@@ -24,6 +24,7 @@ extern "C" {
 }
 
 /// Offsets in glibc's `struct malloc_state` (2.27 and later, 64-bit).
+const FASTBINS_Y: usize = 16;
 const TOP: usize = 96;
 const NEXT: usize = 2160;
 const ARENA_SIZE: usize = 2200;
@@ -219,7 +220,8 @@ pub fn walk(
     let main = MAIN_ARENA.load(Ordering::Relaxed);
     let mut found = Vec::new();
     let mut result = Ok(());
-    for arena in ring(main) {
+    let arenas = ring(main);
+    for &arena in &arenas {
         let r = if arena == main {
             walk_main(arena, maps, &mut found)
         } else {
@@ -228,6 +230,7 @@ pub fn walk(
         result = result.and(r);
     }
     found.sort_unstable();
+    let fast = fast_bins(&arenas, &found);
     let parked_in = parked(tcaches);
     let key = TCACHE_KEY.load(Ordering::Relaxed);
     let mut t = 0;
@@ -241,7 +244,10 @@ pub fn walk(
         // A freed chunk keeps the key after it leaves a tcache for the arena's bins (its thread exited),
         // and keeps it when malloc hands it out again from there: only a chunk on a list is parked.
         let keyed = size + 8 <= TCACHE_MAX_CHUNK && unsafe { *((user + 8) as *const usize) } == key;
-        if keyed && parked_in.binary_search(&user).is_ok() || internal.contains(&user) {
+        if keyed && parked_in.binary_search(&user).is_ok()
+            || fast.binary_search(&user).is_ok()
+            || internal.contains(&user)
+        {
             continue;
         }
         out.push(Block::new(user, size, site, 0));
@@ -265,6 +271,31 @@ fn parked(tcaches: &[usize]) -> Vec<usize> {
                 }
                 out.push(e);
                 e = peek(e).map_or(0, |w| (e >> 12) ^ w);
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// The chunks on the fast bins of `arenas` (freed small chunks glibc keeps marked in use), as user
+/// addresses, sorted. Each bin's head is in the arena's `malloc_state`; links are safe-linked like the
+/// tcache's, from the chunk's fd word (16 bytes in). A list is followed only through chunks the walk found
+/// in use (`found`, sorted), whose words can be read directly; it cannot be longer than that.
+fn fast_bins(arenas: &[usize], found: &[(usize, usize)]) -> Vec<usize> {
+    const FASTBINS: usize = 10;
+    let mut out = Vec::new();
+    for &a in arenas {
+        for bin in 0..FASTBINS {
+            let mut chunk = peek(a + FASTBINS_Y + 8 * bin).unwrap_or(0);
+            for _ in 0..found.len() {
+                let fd = chunk.wrapping_add(16);
+                if chunk == 0 || found.binary_search_by_key(&fd, |&(u, _)| u).is_err() {
+                    break;
+                }
+                out.push(fd);
+                // SAFETY: fd is the first word of a chunk the walk found, inside a heap.
+                chunk = (fd >> 12) ^ unsafe { *(fd as *const usize) };
             }
         }
     }

@@ -106,10 +106,7 @@ pub unsafe fn is_tracked(p: *const core::ffi::c_void) -> bool {
 extern "C" {
     fn __libc_mallopt(param: i32, value: i32) -> i32;
 }
-const M_MXFAST: i32 = 1;
 const M_MMAP_THRESHOLD: i32 = -3;
-/// glibc's default of M_MXFAST on 64-bit.
-const DEFAULT_MXFAST: i32 = 128;
 
 /// Turns the fast path on if this program allows it (see the module doc). Called once at start-up, in the
 /// first thread that reached the agent, before any block is tracked. False if sampled mode wanted it but
@@ -121,14 +118,7 @@ pub fn enable() -> bool {
     if crate::config::env_u64(c"LEAKSCOPE_HEAP_WALK") == Some(0) {
         return true;
     }
-    // Fast bins keep freed chunks marked in use; without them a chunk in use is one the program holds
-    // (or one in a thread's tcache, which the walk recognises).
-    // SAFETY: glibc's mallopt, which consolidates the fast bins first.
-    unsafe { __libc_mallopt(M_MXFAST, 0) };
-    let ready = find_slot_offset() && crate::glibc_heap::calibrate();
-    if !ready {
-        // SAFETY: as above.
-        unsafe { __libc_mallopt(M_MXFAST, DEFAULT_MXFAST) };
+    if !(find_slot_offset() && crate::glibc_heap::calibrate()) {
         return false;
     }
     if let Some(t) = crate::config::env_u64(c"MALLOC_MMAP_THRESHOLD_").or_else(tunable_threshold) {
@@ -188,16 +178,12 @@ fn find_slot_offset() -> bool {
     }
 }
 
-/// The program's `mallopt`: in light mode, fast bins stay off (the heap walk depends on it) and a lower
-/// mmap threshold lowers the size from which blocks are always tracked.
+/// The program's `mallopt`: in light mode, a lower mmap threshold lowers the size from which blocks are
+/// always tracked.
 #[no_mangle]
 pub unsafe extern "C" fn mallopt(param: i32, value: i32) -> i32 {
-    if on() {
-        match param {
-            M_MXFAST => return 1,
-            M_MMAP_THRESHOLD if value >= 0 => lower_always(value as usize),
-            _ => {}
-        }
+    if on() && param == M_MMAP_THRESHOLD && value >= 0 {
+        lower_always(value as usize);
     }
     __libc_mallopt(param, value)
 }
