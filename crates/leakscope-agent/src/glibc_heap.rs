@@ -13,7 +13,7 @@
 //! finding them where glibc must have put them, and the walk checks every size it follows.
 
 use crate::live::Block;
-use crate::maps::{copy_out, Mapping};
+use crate::maps::{copy_out, Mapping, Unreadable};
 use alloc::vec::Vec;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
@@ -221,11 +221,12 @@ pub fn walk(
     let mut found = Vec::new();
     let mut result = Ok(());
     let arenas = ring(main);
+    let holes = Unreadable::new(maps);
     for &arena in &arenas {
         let r = if arena == main {
             walk_main(arena, maps, &mut found)
         } else {
-            walk_thread_arena(arena, &mut found)
+            walk_thread_arena(arena, &holes, &mut found)
         };
         result = result.and(r);
     }
@@ -310,14 +311,33 @@ fn walk_main(
     out: &mut Vec<(usize, usize)>,
 ) -> Result<(), &'static str> {
     let top = peek(arena + TOP).unwrap_or(0);
-    match maps.iter().find(|m| m.start <= top && top + 16 <= m.end) {
-        Some(m) => walk_chunks(m.start, top, m.end, true, out),
-        None => Err("the main arena's top chunk is outside every mapping"),
+    let Some(i) = maps
+        .iter()
+        .position(|m| m.start <= top && top + 16 <= m.end)
+    else {
+        return Err("the main arena's top chunk is outside every mapping");
+    };
+    // The heap may span several mappings (the program changed the protection of part of it): its start
+    // is where the run of adjacent `[heap]` mappings below the top chunk's begins.
+    let mut start = maps[i].start;
+    for m in maps[..i].iter().rev() {
+        if m.end != start || m.path != "[heap]" {
+            break;
+        }
+        if !m.read {
+            return Err("part of the main heap is not readable (the program protected it)");
+        }
+        start = m.start;
     }
+    walk_chunks(start, top, maps[i].end, true, out)
 }
 
 /// A thread arena: each heap of its chain, newest (holding the top chunk) first.
-fn walk_thread_arena(arena: usize, out: &mut Vec<(usize, usize)>) -> Result<(), &'static str> {
+fn walk_thread_arena(
+    arena: usize,
+    holes: &Unreadable,
+    out: &mut Vec<(usize, usize)>,
+) -> Result<(), &'static str> {
     let top = peek(arena + TOP).unwrap_or(0);
     let info = arena % HEAP_MAX;
     if !(HEAP_INFO_MIN..=HEAP_INFO_MAX).contains(&info) {
@@ -345,6 +365,9 @@ fn walk_thread_arena(arena: usize, out: &mut Vec<(usize, usize)>) -> Result<(), 
         let newest = top >= heap && top < limit;
         if newest && top + 16 > limit {
             return Err("a thread arena's top chunk is outside its heap");
+        }
+        if holes.overlaps(start, limit) {
+            return Err("part of a thread arena's heap is not readable (the program protected it)");
         }
         walk_chunks(start, if newest { top } else { limit }, limit, newest, out)?;
         heap = prev;
