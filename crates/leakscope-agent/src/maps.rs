@@ -79,6 +79,36 @@ pub fn read() -> Vec<Mapping> {
         .collect()
 }
 
+/// The mappings that cannot be read (guard pages, reserved ranges, pages the program protected), for code
+/// that reads memory directly: a heap block or chunk may hold a page the program made inaccessible.
+pub struct Unreadable(Vec<(usize, usize)>);
+
+impl Unreadable {
+    pub fn new(maps: &[Mapping]) -> Unreadable {
+        Unreadable(
+            maps.iter()
+                .filter(|m| !m.read)
+                .map(|m| (m.start, m.end))
+                .collect(),
+        )
+    }
+
+    /// Keeps only the ranges `keep` accepts (those that matter to the caller).
+    pub fn retain(&mut self, keep: impl Fn(usize, usize) -> bool) {
+        self.0.retain(|&(lo, hi)| keep(lo, hi));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether [lo, hi) meets one of them.
+    pub fn overlaps(&self, lo: usize, hi: usize) -> bool {
+        let i = self.0.partition_point(|&(start, _)| start < hi);
+        i > 0 && self.0[i - 1].1 > lo
+    }
+}
+
 /// Copies `len` bytes at `at` into `buf` with process_vm_readv: a page that cannot be read (a file mapping
 /// past its end, a racing munmap) gives an error or a short count instead of a crash. Returns bytes copied.
 pub fn copy_out(at: usize, len: usize, buf: &mut [usize]) -> Option<usize> {

@@ -14,7 +14,7 @@
 //! its chunk headers look like pointers into a block).
 
 use crate::live::Block;
-use crate::maps::Mapping;
+use crate::maps::{Mapping, Unreadable};
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -40,6 +40,16 @@ struct Cluster {
     last: usize,
     /// Offset of this cluster's granule table.
     table: usize,
+}
+
+/// The unreadable mappings that overlap one of `blocks` (sorted by address).
+fn unreadable_in(blocks: &[Block], maps: &[Mapping]) -> Unreadable {
+    let mut u = Unreadable::new(maps);
+    u.retain(|lo, hi| {
+        let i = blocks.partition_point(|b| b.addr() < hi);
+        i > 0 && blocks[i - 1].addr() + blocks[i - 1].size() > lo
+    });
+    u
 }
 
 /// Finds the block containing an address in O(1): blocks are grouped into clusters, and each cluster has,
@@ -124,6 +134,9 @@ pub struct Scan<'a> {
     lo: usize,
     hi: usize,
     maps: &'a [Mapping],
+    /// Unreadable mappings that overlap a block (a guard page the program put in a malloc'ed stack, say):
+    /// almost always none.
+    unreadable: Unreadable,
     /// Site of blocks whose size is glibc's usable size, not the one asked for (see [`Scan::set_usable_site`]).
     usable_site: u32,
     pub scanned_bytes: u64,
@@ -147,6 +160,7 @@ impl<'a> Scan<'a> {
             lo,
             hi,
             maps,
+            unreadable: unreadable_in(blocks, maps),
             usable_site: u32::MAX,
             scanned_bytes: 0,
         }
@@ -236,8 +250,17 @@ impl<'a> Scan<'a> {
     }
 
     fn word_at(&self, a: usize) -> usize {
-        // SAFETY: callers only read inside live blocks or readable mappings.
+        // SAFETY: callers only read inside readable mappings, or inside live blocks none of whose pages the
+        // program protected (see `unreadable`; `block_word` for the others).
         unsafe { (a as *const usize).read_unaligned() }
+    }
+
+    /// A word of a live block, 0 if it lies in a page the program made unreadable.
+    fn block_word(&self, a: usize) -> usize {
+        if !self.unreadable.is_empty() && self.unreadable.overlaps(a, a + WORD) {
+            return 0;
+        }
+        self.word_at(a)
     }
 
     /// Memcheck's default heuristics for interior pointers that should count as start pointers.
@@ -247,13 +270,13 @@ impl<'a> Scan<'a> {
         let fits = |r: usize| (lo..=hi).contains(&r);
         // stdstring (old ABI): length, capacity, refcount, then the characters.
         if ptr == a + 3 * WORD && s >= 3 * WORD {
-            let cap = self.word_at(a + WORD);
-            if fits((3 * WORD).wrapping_add(cap).wrapping_add(1)) && self.word_at(a) <= cap {
+            let cap = self.block_word(a + WORD);
+            if fits((3 * WORD).wrapping_add(cap).wrapping_add(1)) && self.block_word(a) <= cap {
                 return true;
             }
         }
         if ptr == a + WORD && s >= WORD {
-            let n = self.word_at(a);
+            let n = self.block_word(a);
             // length64: the first word holds the length of the rest.
             if n > 0 && fits(n.wrapping_add(WORD)) {
                 return true;
@@ -266,8 +289,8 @@ impl<'a> Scan<'a> {
         }
         // multipleinheritance: a vtable pointer at the pointed-to sub-object and at the block start.
         if ptr % WORD == 0 && ptr + WORD <= a + s && s >= WORD {
-            let inner = self.word_at(ptr);
-            let first = self.word_at(a);
+            let inner = self.block_word(ptr);
+            let first = self.block_word(a);
             if inner % WORD == 0 && inner >= 4096 && first % WORD == 0 && first >= 4096 {
                 return self.is_vtable(inner) && self.is_vtable(first);
             }
@@ -342,8 +365,13 @@ impl<'a> Scan<'a> {
             let prior_definite = self.state(i) != POSSIBLE;
             let (mut p, end) = self.block_words(i);
             self.scanned_bytes += end.saturating_sub(p) as u64;
+            let guarded = !self.unreadable.is_empty() && self.unreadable.overlaps(p, end);
             while p < end {
-                let w = self.word_at(p);
+                let w = if guarded {
+                    self.block_word(p)
+                } else {
+                    self.word_at(p)
+                };
                 p += WORD;
                 if w < self.lo || w >= self.hi {
                     continue;
