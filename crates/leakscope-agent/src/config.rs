@@ -16,15 +16,19 @@ static PRECISE: AtomicBool = AtomicBool::new(true);
 /// at 1 MiB, about +60 ns at 4 MiB): memory that comes back later comes back colder. Memcheck holds 20 MB.
 const DEFAULT_QUARANTINE: u64 = 64 << 10;
 
-pub fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
-    // SAFETY: getenv does not allocate; the string is NUL-terminated.
+/// The environment variable `name`, if set and UTF-8.
+pub fn env_str(name: &core::ffi::CStr) -> Option<&'static str> {
+    // SAFETY: getenv does not allocate; the string is NUL-terminated and lives in environ.
     let p = unsafe { libc::getenv(name.as_ptr()) };
     if p.is_null() {
         return None;
     }
     // SAFETY: as above.
-    let s = unsafe { core::ffi::CStr::from_ptr(p) };
-    s.to_str().ok()?.trim().parse().ok()
+    unsafe { core::ffi::CStr::from_ptr(p) }.to_str().ok()
+}
+
+pub fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
+    env_str(name)?.trim().parse().ok()
 }
 
 /// Reads the settings of `leakscope run` (the `LEAKSCOPE` variable: sampling rate, snapshot interval,

@@ -35,13 +35,10 @@ const HEAP_INFO_MAX: usize = 64;
 const HEAP_MAX: usize = 64 << 20;
 const PREV_INUSE: usize = 1;
 const SIZE_BITS: usize = 7;
-/// Largest chunk a tcache holds (by default; the walk checks the key up to the tunable's maximum).
-const TCACHE_MAX_CHUNK: usize = 0x410;
 const TCACHE_STRUCT_CHUNK: usize = 0x290;
 const TCACHE_ENTRIES: usize = 128;
 
 static MAIN_ARENA: AtomicUsize = AtomicUsize::new(0);
-static TCACHE_KEY: AtomicUsize = AtomicUsize::new(0);
 /// Offset of glibc's `tcache` thread variable from the thread pointer.
 static TCACHE_VAR: AtomicIsize = AtomicIsize::new(0);
 static MAIN_TP: AtomicUsize = AtomicUsize::new(0);
@@ -91,7 +88,6 @@ unsafe fn tcache_layout() -> bool {
     if key == 0 || key == a || b != a {
         return false;
     }
-    TCACHE_KEY.store(key, Ordering::Relaxed);
     TCACHE_VAR.store(at as isize - tp as isize, Ordering::Relaxed);
     if libc::getpid() as libc::c_long == libc::syscall(libc::SYS_gettid) {
         MAIN_TP.store(tp, Ordering::Relaxed);
@@ -206,14 +202,15 @@ pub fn dtv_of(tp: usize) -> Option<usize> {
     dtv.checked_sub(16).filter(|&a| a > 4096)
 }
 
-/// Appends every chunk in use that is not in `tracked` (the agent's blocks, sorted by address) nor one of
-/// `internal` (glibc's per-thread allocations), as a block of its usable size at `site`, sorted by address. Err: a heap could not be walked
-/// to its end (its blocks up to the inconsistency are kept).
+/// Appends every chunk in use that is not in `tracked` (the agent's blocks, sorted by address), on a free
+/// list (the fast bins, or a tcache of `tcaches`), one of `tcaches` themselves or of `others` (glibc's
+/// allocations for the agent), as a block of its usable size at `site`, sorted by address. Err: a heap
+/// could not be walked to its end (its blocks up to the inconsistency are kept).
 pub fn walk(
     maps: &[Mapping],
     tracked: &[Block],
     tcaches: &[usize],
-    internal: &[usize],
+    others: &[usize],
     site: u32,
     out: &mut Vec<Block>,
 ) -> Result<(), &'static str> {
@@ -231,9 +228,11 @@ pub fn walk(
         result = result.and(r);
     }
     found.sort_unstable();
-    let fast = fast_bins(&arenas, &found);
-    let parked_in = parked(tcaches);
-    let key = TCACHE_KEY.load(Ordering::Relaxed);
+    // Freed chunks glibc keeps marked in use. (A chunk keeps the tcache key in its second word after its
+    // thread exited and malloc handed it out again from the bins: only the lists tell.)
+    let mut free = parked(tcaches);
+    free.extend(fast_bins(&arenas, &found));
+    free.sort_unstable();
     let mut t = 0;
     for (user, size) in found {
         // The agent's own blocks live inside chunks too: the one starting in this chunk, if any.
@@ -241,14 +240,7 @@ pub fn walk(
         if tracked.get(t).is_some_and(|b| b.addr() < user + size) {
             continue;
         }
-        // SAFETY: the chunk is in use and at least 24 bytes long.
-        // A freed chunk keeps the key after it leaves a tcache for the arena's bins (its thread exited),
-        // and keeps it when malloc hands it out again from there: only a chunk on a list is parked.
-        let keyed = size + 8 <= TCACHE_MAX_CHUNK && unsafe { *((user + 8) as *const usize) } == key;
-        if keyed && parked_in.binary_search(&user).is_ok()
-            || fast.binary_search(&user).is_ok()
-            || internal.contains(&user)
-        {
+        if free.binary_search(&user).is_ok() || tcaches.contains(&user) || others.contains(&user) {
             continue;
         }
         out.push(Block::new(user, size, site, 0));
@@ -256,7 +248,7 @@ pub fn walk(
     result
 }
 
-/// Every chunk on the lists of the given `tcache_perthread_struct`s, sorted. Links are mangled with their
+/// Every chunk on the lists of the given `tcache_perthread_struct`s. Links are mangled with their
 /// own address (glibc's safe-linking: next = (address >> 12) ^ stored); each list is read for at most its
 /// count of entries.
 fn parked(tcaches: &[usize]) -> Vec<usize> {
@@ -275,12 +267,11 @@ fn parked(tcaches: &[usize]) -> Vec<usize> {
             }
         }
     }
-    out.sort_unstable();
     out
 }
 
 /// The chunks on the fast bins of `arenas` (freed small chunks glibc keeps marked in use), as user
-/// addresses, sorted. Each bin's head is in the arena's `malloc_state`; links are safe-linked like the
+/// addresses. Each bin's head is in the arena's `malloc_state`; links are safe-linked like the
 /// tcache's, from the chunk's fd word (16 bytes in). A list is followed only through chunks the walk found
 /// in use (`found`, sorted), whose words can be read directly; it cannot be longer than that.
 fn fast_bins(arenas: &[usize], found: &[(usize, usize)]) -> Vec<usize> {
@@ -300,7 +291,6 @@ fn fast_bins(arenas: &[usize], found: &[(usize, usize)]) -> Vec<usize> {
             }
         }
     }
-    out.sort_unstable();
     out
 }
 

@@ -57,7 +57,7 @@ pub fn due(size: usize) -> bool {
     let s = slot();
     // SAFETY: the slot is this thread's own pthread key data word, which only this thread touches.
     let left = unsafe { *s };
-    if left > size && size < ALWAYS.load(Ordering::Relaxed) {
+    if left > size && !crate::sampling::always(size) {
         unsafe { *s = left - size };
         return false;
     }
@@ -67,7 +67,7 @@ pub fn due(size: usize) -> bool {
 #[cold]
 fn due_slow(s: *mut usize, left: usize, size: usize) -> bool {
     SEEN.store(true, Ordering::Relaxed);
-    if size >= ALWAYS.load(Ordering::Relaxed) {
+    if crate::sampling::always(size) {
         if left == 0 {
             // SAFETY: as in `due`.
             unsafe { *s = gap() };
@@ -130,13 +130,7 @@ pub fn enable() -> bool {
 
 /// `glibc.malloc.mmap_threshold` of `GLIBC_TUNABLES` (`name=value` pairs separated by colons).
 fn tunable_threshold() -> Option<u64> {
-    // SAFETY: getenv reads environ without allocating; the string is NUL-terminated.
-    let p = unsafe { libc::getenv(c"GLIBC_TUNABLES".as_ptr()) };
-    if p.is_null() {
-        return None;
-    }
-    let s = unsafe { core::ffi::CStr::from_ptr(p) }.to_str().ok()?;
-    let value = s
+    let value = crate::config::env_str(c"GLIBC_TUNABLES")?
         .split(':')
         .find_map(|kv| kv.strip_prefix("glibc.malloc.mmap_threshold="))?;
     value.trim().parse().ok()

@@ -181,11 +181,12 @@ fn classify(
     live::collect(&mut blocks);
     blocks.sort_unstable_by_key(|b| b.addr());
     let maps = maps::read();
-    if crate::light::on() {
+    let light = crate::light::on();
+    if light {
         add_unsampled(&mut blocks, &maps, w);
     }
     let mut scan = Scan::new(&blocks, &maps);
-    if crate::light::on() {
+    if light {
         scan.set_usable_site(state::unsampled_site());
     }
     // Interrupted threads may keep values in the 128-byte red zone below their stack pointer, which is valid
@@ -285,12 +286,11 @@ fn add_unsampled(blocks: &mut Vec<Block>, maps: &[Mapping], w: &world::World) {
         .collect();
     tcaches.sort_unstable();
     tcaches.dedup();
-    let mut internal = tcaches.clone();
     // The agent's threads were created inside the agent: their thread vectors are the agent's.
-    internal.extend(world::agent_dtvs());
+    let dtvs: Vec<usize> = world::agent_dtvs().collect();
     let mut found = Vec::new();
     let site = state::unsampled_site();
-    let walked = walk(maps, blocks, &tcaches, &internal, site, &mut found);
+    let walked = walk(maps, blocks, &tcaches, &dtvs, site, &mut found);
     if let Err(why) = walked {
         warn(&format!("glibc's heap could not be walked to its end ({why}); blocks past that point are not in this report"));
     }
