@@ -133,12 +133,22 @@ impl Symbolizer {
 
     /// The frames of one return address, innermost (inlined) first.
     pub fn symbolize(&mut self, modules: &ModuleMap, address: u64) -> Vec<Frame> {
-        let Some(m) = modules.find(address) else {
+        let at = self.locate(modules, address);
+        self.symbolize_at(address, at)
+    }
+
+    /// The module (index into `infos`) and module-relative probe of a return address. A return address
+    /// points after the call; the call itself is one byte earlier, as Memcheck looks it up.
+    fn locate(&mut self, modules: &ModuleMap, address: u64) -> Option<(usize, u64)> {
+        let m = modules.find(address)?;
+        let index = self.module_index(&m.path, &m.build_id);
+        Some((index, address.wrapping_sub(1).wrapping_sub(m.bias)))
+    }
+
+    fn symbolize_at(&mut self, address: u64, at: Option<(usize, u64)>) -> Vec<Frame> {
+        let Some((index, probe)) = at else {
             return vec![bare(address, None)];
         };
-        let index = self.module_index(&m.path, &m.build_id);
-        // A return address points after the call; the call itself is one byte earlier, as Memcheck looks it up.
-        let probe = address.wrapping_sub(1).wrapping_sub(m.bias);
         let (path, info) = &self.infos[index];
         let module = Some(path.clone());
         let Some(info) = info else {
@@ -178,17 +188,16 @@ impl Symbolizer {
         let mut out = Vec::new();
         let mut names_only = false;
         for &a in addresses {
-            let name = self.named_by_symbol(modules, a);
-            names_only = names_only || name.as_deref().is_some_and(&start_up);
+            let at = self.locate(modules, a);
+            names_only = names_only || self.symbol_name(at).is_some_and(&start_up);
             if names_only {
-                let module = modules.find(a).map(|m| Arc::from(m.path.as_str()));
                 out.push(Frame {
-                    function: name,
-                    ..bare(a, module)
+                    function: self.symbol_name(at).map(Arc::from),
+                    ..bare(a, at.map(|(i, _)| self.infos[i].0.clone()))
                 });
                 continue;
             }
-            let frames = self.symbolize(modules, a);
+            let frames = self.symbolize_at(a, at);
             let done = frames.iter().any(&last);
             out.extend(frames);
             if done {
@@ -198,13 +207,10 @@ impl Symbolizer {
         out
     }
 
-    /// The function symbol a return address falls in, from the symbol table only.
-    fn named_by_symbol(&mut self, modules: &ModuleMap, address: u64) -> Option<Arc<str>> {
-        let m = modules.find(address)?;
-        let index = self.module_index(&m.path, &m.build_id);
-        let probe = address.wrapping_sub(1).wrapping_sub(m.bias);
-        let info = self.infos[index].1.as_ref()?;
-        info.symbol_name(probe).map(Arc::from)
+    /// The function symbol a located return address falls in, from the symbol table only.
+    fn symbol_name(&self, at: Option<(usize, u64)>) -> Option<&str> {
+        let (index, probe) = at?;
+        self.infos[index].1.as_ref()?.symbol_name(probe)
     }
 
     fn module_index(&mut self, path: &str, build_id: &[u8]) -> usize {
