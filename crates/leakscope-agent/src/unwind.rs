@@ -231,6 +231,11 @@ pub struct WalkCache {
     count: [u16; CACHE_STEPS],
     /// Lowest slot address read by steps 0..=i (they all lie above the stack pointer of step i).
     low_slot: [usize; CACHE_STEPS],
+    /// The (slot, value) pairs a repeat of steps 0..=i depends on, in step order: `checks[..checked[i]]`.
+    /// Each step's return-address slot, and its saved-RBP slot only where RBP matters further out (code
+    /// without frame pointers saves RBP in most frames but no outer step reads it).
+    checks: [(usize, usize); 2 * CACHE_STEPS],
+    checked: [u16; CACHE_STEPS],
     /// The new walk's steps before they are spliced in (here rather than on the stack: 9 KiB of stack per
     /// allocation would crowd threads with small stacks).
     fresh: [Step; CACHE_STEPS],
@@ -252,6 +257,8 @@ impl WalkCache {
             hash: [0; CACHE_STEPS],
             count: [0; CACHE_STEPS],
             low_slot: [usize::MAX; CACHE_STEPS],
+            checks: [(0, 0); 2 * CACHE_STEPS],
+            checked: [0; CACHE_STEPS],
             fresh: [Step::EMPTY; CACHE_STEPS],
         }
     }
@@ -267,14 +274,9 @@ impl WalkCache {
             return false;
         }
         let mut ok = true;
-        for i in 0..upto {
+        for &(slot, value) in &self.checks[..self.checked[upto - 1] as usize] {
             // SAFETY: every slot of steps 0..upto lies in [low_slot, stack top) of this live stack.
-            ok &= unsafe { (self.ra_slot[i] as *const usize).read() } == self.ra[i];
-        }
-        for i in 0..upto {
-            let slot = self.bp_slot[i];
-            // SAFETY: as above.
-            ok &= slot == 0 || unsafe { (slot as *const usize).read() } == self.bp[i];
+            ok &= unsafe { (slot as *const usize).read() } == value;
         }
         ok
     }
@@ -347,6 +349,16 @@ impl WalkCache {
             s.ra_slot.min(s.bp_slot)
         };
         self.low_slot[i] = low.min(mine);
+        // A saved RBP nothing outward reads cannot change the rest of the walk (nor a later match, which
+        // compares RBP only where it matters).
+        let mut n = if i == 0 { 0 } else { self.checked[i - 1] as usize };
+        self.checks[n] = (s.ra_slot, s.ra);
+        n += 1;
+        if s.bp_slot != 0 && self.bp_matters[i] {
+            self.checks[n] = (s.bp_slot, s.bp);
+            n += 1;
+        }
+        self.checked[i] = n as u16;
     }
 }
 

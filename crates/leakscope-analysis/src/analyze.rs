@@ -1,6 +1,7 @@
 //! From processes to reports: symbolized, trimmed, merged and sorted loss records per process, the four-kind
 //! summary, and what the user must be told (killed processes, agent messages, unreadable modules).
 
+use crate::fasthash::FastMap;
 use crate::frames;
 use crate::model::{ProcessTrace, Processes};
 use crate::modules::ModuleMap;
@@ -380,7 +381,7 @@ fn check_report(
 ) -> Option<CheckReport> {
     let last = p.checks.last()?;
     let previous = p.checks.len().checked_sub(2).map(|i| &p.checks[i]);
-    let before: HashMap<(LeakKind, Vec<Frame>), (u64, u64)> = previous
+    let before: FastMap<(LeakKind, Vec<Frame>), (u64, u64)> = previous
         .map(|prev| loss_records(&prev.records, stacks))
         .unwrap_or_default()
         .into_iter()
@@ -425,7 +426,7 @@ fn summarize(records: &[leakscope_trace::LossRecord]) -> Summary {
 fn loss_records(raw: &[leakscope_trace::LossRecord], stacks: &mut StackSource) -> Vec<LossRecord> {
     let mut out: Vec<LossRecord> = Vec::new();
     // Stacks that differ only in the plumbing frames dropped from them are the same call site.
-    let mut index: HashMap<(LeakKind, Vec<Frame>), usize> = HashMap::new();
+    let mut index: FastMap<(LeakKind, Vec<Frame>), usize> = FastMap::default();
     let sampled = stacks.procs.list[stacks.index].start.sample_rate > 0;
     for r in raw {
         let unsampled = sampled && stacks.is_unsampled(r.stack);

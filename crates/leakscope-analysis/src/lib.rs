@@ -7,6 +7,7 @@
 
 pub mod analyze;
 pub mod debuginfo;
+pub mod fasthash;
 pub mod frames;
 pub mod growth;
 pub mod model;

@@ -16,7 +16,7 @@ pub struct ProcessTrace {
     pub start: ProcessStart,
     pub modules: ModuleMap,
     /// Stack id → absolute return addresses, innermost first.
-    pub stacks: HashMap<u32, Vec<u64>>,
+    pub stacks: crate::fasthash::FastMap<u32, Vec<u64>>,
     /// The scan the image ran as it ended (trigger `Exit`), if it got that far.
     pub leaks: Option<Leaks>,
     /// The heap as of the last snapshot (sites a snapshot omitted keep their previous values).
@@ -147,7 +147,7 @@ impl ProcessTrace {
             pid,
             start,
             modules: ModuleMap::default(),
-            stacks: HashMap::new(),
+            stacks: Default::default(),
             leaks: None,
             heap: None,
             end: None,

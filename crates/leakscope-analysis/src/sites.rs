@@ -5,6 +5,7 @@
 //! snapshots of the running program, binned to at most [`growth::MAX_POINTS`] points; the snapshot written
 //! after the exit scan (the program's teardown) is left out of them, but gives each site's final amounts.
 
+use crate::fasthash::FastMap;
 use crate::growth::{self, Bins, Growth, Turnover, Verdict};
 use crate::model::{Point, ProcessTrace};
 use crate::symbolize::Frame;
@@ -107,7 +108,7 @@ pub fn build(
         tail_start: bins.start(bins.count().saturating_sub(tail)),
     };
     let mut groups: Vec<Group> = Vec::new();
-    let mut by_stack: HashMap<Vec<Frame>, usize> = HashMap::new();
+    let mut by_stack: FastMap<Vec<Frame>, usize> = FastMap::default();
     let mut ids: Vec<&u32> = tl.sites.keys().collect();
     ids.sort();
     for &id in ids {
