@@ -140,14 +140,30 @@ fn lower_always(threshold: usize) {
     ALWAYS.fetch_min(threshold.max(1), Ordering::Relaxed);
 }
 
-/// Finds where this thread's data word for a fresh pthread key lives, relative to the thread pointer
-/// (glibc keeps the first 32 keys' words inside `struct pthread`, so the offset is the same in every
-/// thread), by setting two values and looking for them.
+/// Finds where this thread's data word for a fresh pthread key (the countdown) lives, relative to the thread
+/// pointer.
 fn find_slot_offset() -> bool {
     let mut key: libc::pthread_key_t = 0;
     // SAFETY: valid out pointer; no destructor (the word is a byte count).
-    if unsafe { libc::pthread_key_create(&mut key, None) } != 0 || key >= 32 {
+    if unsafe { libc::pthread_key_create(&mut key, None) } != 0 {
         return false;
+    }
+    // 0 (left by the probe) makes the first call of this thread draw its countdown.
+    match key_slot_offset(key) {
+        Some(off) => {
+            SLOT_OFFSET.store(off, Ordering::Relaxed);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Where this thread's data word for `key` lives relative to the thread pointer, found by setting two values
+/// and looking for them (glibc keeps the first 32 keys' words inside `struct pthread`, so the offset is the
+/// same in every thread). Leaves the word null. None for a key whose word is elsewhere.
+pub fn key_slot_offset(key: libc::pthread_key_t) -> Option<isize> {
+    if key >= 32 {
+        return None;
     }
     let tp = thread_pointer();
     let probe = |v: usize| -> Option<isize> {
@@ -161,15 +177,9 @@ fn find_slot_offset() -> bool {
             .map(|i| i as isize * 8)
     };
     let (a, b) = (probe(0x5eed_c0de_1234_5670), probe(0x0dd_ba11_8765_4320));
-    // SAFETY: as above; 0 makes the first call of this thread draw its countdown.
+    // SAFETY: as above.
     unsafe { libc::pthread_setspecific(key, core::ptr::null()) };
-    match (a, b) {
-        (Some(a), Some(b)) if a == b => {
-            SLOT_OFFSET.store(a, Ordering::Relaxed);
-            true
-        }
-        _ => false,
-    }
+    (a.is_some() && a == b).then_some(a?)
 }
 
 /// The program's `mallopt`: in light mode, a lower mmap threshold lowers the size from which blocks are

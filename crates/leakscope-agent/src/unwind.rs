@@ -351,7 +351,11 @@ impl WalkCache {
         self.low_slot[i] = low.min(mine);
         // A saved RBP nothing outward reads cannot change the rest of the walk (nor a later match, which
         // compares RBP only where it matters).
-        let mut n = if i == 0 { 0 } else { self.checked[i - 1] as usize };
+        let mut n = if i == 0 {
+            0
+        } else {
+            self.checked[i - 1] as usize
+        };
         self.checks[n] = (s.ra_slot, s.ra);
         n += 1;
         if s.bp_slot != 0 && self.bp_matters[i] {
