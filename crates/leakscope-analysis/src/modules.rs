@@ -1,6 +1,7 @@
 //! The module map of one process image: which executable or shared object holds an address.
 
 use leakscope_trace::ModuleEvent;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A module (executable or shared object) as the agent saw it mapped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +28,11 @@ impl Module {
 #[derive(Debug, Clone, Default)]
 pub struct ModuleMap {
     modules: Vec<Module>,
+    /// Names this content: changes with every change, shared only by copies (0: empty).
+    version: u64,
 }
+
+static VERSIONS: AtomicU64 = AtomicU64::new(1);
 
 impl ModuleMap {
     pub fn apply(&mut self, ev: &ModuleEvent) {
@@ -44,6 +49,12 @@ impl ModuleMap {
             path: ev.path.clone(),
             build_id: ev.build_id.clone(),
         });
+        self.version = VERSIONS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Maps with the same version have the same modules (lookups in one can be remembered for the other).
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     pub fn find(&self, addr: u64) -> Option<&Module> {

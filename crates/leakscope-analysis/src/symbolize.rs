@@ -119,6 +119,9 @@ pub struct Symbolizer {
     /// Each module's path (shared by all its frames) and debug information.
     infos: Vec<(Arc<str>, Option<DebugInfo>)>,
     frames: FastMap<(usize, u64), Rc<[SourceFrame]>>,
+    /// [`Symbolizer::locate`]'s answers by (module map version, return address): a report looks up the
+    /// same addresses in every stack that shares them, and a program may map hundreds of modules.
+    located: FastMap<(u64, u64), Option<(usize, u64)>>,
     warnings: Vec<String>,
 }
 
@@ -130,6 +133,7 @@ impl Symbolizer {
             modules: FastMap::default(),
             infos: Vec::new(),
             frames: FastMap::default(),
+            located: FastMap::default(),
             warnings: Vec::new(),
         }
     }
@@ -148,6 +152,16 @@ impl Symbolizer {
     /// The module (index into `infos`) and module-relative probe of a return address. A return address
     /// points after the call; the call itself is one byte earlier, as Memcheck looks it up.
     fn locate(&mut self, modules: &ModuleMap, address: u64) -> Option<(usize, u64)> {
+        let key = (modules.version(), address);
+        if let Some(&at) = self.located.get(&key) {
+            return at;
+        }
+        let at = self.locate_anew(modules, address);
+        self.located.insert(key, at);
+        at
+    }
+
+    fn locate_anew(&mut self, modules: &ModuleMap, address: u64) -> Option<(usize, u64)> {
         let m = modules.find(address)?;
         let index = self.module_index(&m.path, &m.build_id);
         Some((index, address.wrapping_sub(1).wrapping_sub(m.bias)))

@@ -803,16 +803,20 @@ fn corpus_expectations_agree_with_memcheck() {
             child_exit: None, // Memcheck's log does not say
             ..p.expected(build)?
         };
-        let obs = run_memcheck(p, dir)?;
-        let diffs = expected_matches(&exp, &obs);
-        if diffs.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "Memcheck disagrees with the header: {}",
-                diffs.join("; ")
-            ))
+        // Memcheck itself now and then finds a stale word that points into a lost block (c_malloc_calloc
+        // -O2: its 1 MiB block was "possibly lost" in 3 of 150 runs): only a disagreement that persists
+        // over three runs counts.
+        let mut diffs = Vec::new();
+        for _ in 0..3 {
+            diffs = expected_matches(&exp, &run_memcheck(p, dir)?);
+            if diffs.is_empty() {
+                return Ok(());
+            }
         }
+        Err(format!(
+            "Memcheck disagrees with the header: {}",
+            diffs.join("; ")
+        ))
     });
 }
 
