@@ -229,8 +229,13 @@ impl Analysis {
 
 /// Builds the report of a decoded trace.
 pub fn analyze(trace: &TraceFile, opts: &Options) -> Analysis {
+    analyze_with(trace, opts, Symbolizer::new(opts.debug_dirs.clone()))
+}
+
+/// [`analyze`] with a symbolizer that may already know the trace's modules and addresses (one that
+/// followed the trace while the program ran, say).
+pub fn analyze_with(trace: &TraceFile, opts: &Options, mut sym: Symbolizer) -> Analysis {
     let procs = Processes::from_trace(trace);
-    let mut sym = Symbolizer::new(opts.debug_dirs.clone());
     let root = match opts.check_pid {
         Some(pid) => procs.list.iter().rposition(|p| p.pid == pid),
         None => procs.root_index(opts.root_pid),
@@ -360,17 +365,27 @@ impl StackSource<'_> {
             self.missing += 1;
             return (Vec::new(), None);
         };
-        let mut stack = self.sym.symbolize_stack(
-            self.modules,
-            addrs,
-            frames::is_program_entry,
-            frames::is_start_up,
-        );
-        frames::trim_plumbing(&mut stack);
-        frames::cut_below_main(&mut stack);
-        let site = frames::site(&stack);
-        (stack, site)
+        report_stack(self.sym, self.modules, addrs)
     }
+}
+
+/// A recorded stack as reports show it: symbolized, allocator plumbing and frames below `main` cut, and
+/// the index of its allocation-site frame.
+pub fn report_stack(
+    sym: &mut Symbolizer,
+    modules: &ModuleMap,
+    addrs: &[u64],
+) -> (Vec<Frame>, Option<usize>) {
+    let mut stack = sym.symbolize_stack(
+        modules,
+        addrs,
+        frames::is_program_entry,
+        frames::is_start_up,
+    );
+    frames::trim_plumbing(&mut stack);
+    frames::cut_below_main(&mut stack);
+    let site = frames::site(&stack);
+    (stack, site)
 }
 
 /// The latest check of a process and its deltas against the one before (`records`: the latest's, merged).

@@ -2,6 +2,7 @@
 //! records, heap state and exit status, following `fork` (a child image with its own pid) and `exec` (a new
 //! image for the same pid that voids the old one).
 
+use crate::fasthash::FastMap;
 use crate::modules::ModuleMap;
 use leakscope_trace::{
     Ages, AgesTrigger, ExitStatus, LeakKind, Leaks, Message, Origin, ProcessEnd, ProcessStart,
@@ -16,7 +17,7 @@ pub struct ProcessTrace {
     pub start: ProcessStart,
     pub modules: ModuleMap,
     /// Stack id → absolute return addresses, innermost first.
-    pub stacks: crate::fasthash::FastMap<u32, Vec<u64>>,
+    pub stacks: FastMap<u32, Vec<u64>>,
     /// The scan the image ran as it ended (trigger `Exit`), if it got that far.
     pub leaks: Option<Leaks>,
     /// The heap as of the last snapshot (sites a snapshot omitted keep their previous values).
@@ -165,13 +166,10 @@ impl ProcessTrace {
     }
 
     fn apply(&mut self, record: &Record) {
+        if apply_definitions(record, &mut self.modules, &mut self.stacks) {
+            return;
+        }
         match record {
-            Record::Modules(m) => m.events.iter().for_each(|e| self.modules.apply(e)),
-            Record::Stacks(s) => {
-                for st in &s.stacks {
-                    self.stacks.insert(st.id, st.frames.clone());
-                }
-            }
             Record::Snapshot(s) if self.leaks.is_some() => {
                 // Written after the exit scan, it lists every site with live blocks: the others are empty.
                 let mut full = s.clone();
@@ -213,7 +211,12 @@ impl ProcessTrace {
                     .map(|&(k, s, b, n)| ((k, s), (b, n)))
                     .collect();
             }
-            Record::ProcessStart(_) | Record::RunInfo(_) | Record::Estimates(_) => {}
+            // Modules and Stacks went to apply_definitions.
+            Record::ProcessStart(_)
+            | Record::RunInfo(_)
+            | Record::Estimates(_)
+            | Record::Modules(_)
+            | Record::Stacks(_) => {}
         }
     }
 
@@ -338,4 +341,23 @@ impl ProcessTrace {
     pub fn forked(&self) -> bool {
         self.start.origin == Origin::Fork
     }
+}
+
+/// Folds a chunk's module events or stack definitions into `modules` and `stacks`; false for any other
+/// record.
+pub fn apply_definitions(
+    record: &Record,
+    modules: &mut ModuleMap,
+    stacks: &mut FastMap<u32, Vec<u64>>,
+) -> bool {
+    match record {
+        Record::Modules(m) => m.events.iter().for_each(|e| modules.apply(e)),
+        Record::Stacks(s) => {
+            for st in &s.stacks {
+                stacks.insert(st.id, st.frames.clone());
+            }
+        }
+        _ => return false,
+    }
+    true
 }

@@ -124,13 +124,38 @@ pub fn build(
         });
         groups[g].add(id, points, &span, at_end, kinds.get(&id));
     }
-    let mut sites: Vec<SiteReport> = groups.into_iter().map(|g| g.finish(&times, tail)).collect();
+    let mut sites = finish_all(groups, &times, tail);
     judge_moving_shares(&mut sites, &times);
     if let Some(ages) = &p.ages {
         attach_ages(p, ages, &mut sites);
     }
     rank(&mut sites);
     (timeline, sites)
+}
+
+/// Each group's growth fit, in order. A report may have thousands of sites, each fitted on its own: the
+/// halves go to two threads (the program has ended, its cores are free).
+fn finish_all(mut groups: Vec<Group>, times: &[f64], tail: usize) -> Vec<SiteReport> {
+    const PARALLEL_FROM: usize = 256;
+    if groups.len() < PARALLEL_FROM {
+        return finish_all_here(groups, times, tail);
+    }
+    let second = groups.split_off(groups.len() / 2);
+    std::thread::scope(|s| {
+        let other = s.spawn(|| finish_all_here(second, times, tail));
+        let mut out = finish_all_here(groups, times, tail);
+        // A thread that cannot be joined panicked: its panic ends the report as it would here.
+        out.extend(
+            other
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        );
+        out
+    })
+}
+
+fn finish_all_here(groups: Vec<Group>, times: &[f64], tail: usize) -> Vec<SiteReport> {
+    groups.into_iter().map(|g| g.finish(times, tail)).collect()
 }
 
 /// A working set filled from two call paths of one allocation (a cache's fill and refresh paths) is two

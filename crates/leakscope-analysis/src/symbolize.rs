@@ -8,7 +8,6 @@ use crate::modules::ModuleMap;
 use addr2line::Loader;
 use std::borrow::Cow;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::Arc;
 
 /// One frame of a symbolized stack. Its strings are shared (a report holds thousands of stacks of tens of
@@ -118,7 +117,7 @@ pub struct Symbolizer {
     modules: FastMap<String, Vec<(Vec<u8>, usize)>>,
     /// Each module's path (shared by all its frames) and debug information.
     infos: Vec<(Arc<str>, Option<DebugInfo>)>,
-    frames: FastMap<(usize, u64), Rc<[SourceFrame]>>,
+    frames: FastMap<(usize, u64), Arc<[SourceFrame]>>,
     /// [`Symbolizer::locate`]'s answers by (module map version, return address): a report looks up the
     /// same addresses in every stack that shares them, and a program may map hundreds of modules.
     located: FastMap<(u64, u64), Option<(usize, u64)>>,

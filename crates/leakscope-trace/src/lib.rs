@@ -17,7 +17,7 @@ pub mod records;
 pub mod settings;
 pub mod varint;
 
-pub use reader::{read_trace, TraceError, TraceFile};
+pub use reader::{read_chunks_from, read_trace, TraceError, TraceFile};
 pub use records::*;
 
 /// First 8 bytes of every trace file.

@@ -99,6 +99,31 @@ pub fn read_trace(bytes: &[u8]) -> Result<TraceFile, TraceError> {
     Ok(out)
 }
 
+/// The complete, intact chunks of a trace that may still be being written, from byte `from` (0, or an
+/// offset this returned before) on, and the offset just past the last of them: for following a trace while
+/// its program runs. Nothing if the file header is not (yet) a trace's.
+pub fn read_chunks_from(bytes: &[u8], from: usize) -> (Vec<Chunk>, usize) {
+    let header_ok = bytes.len() >= FILE_HEADER_LEN
+        && bytes[..8] == MAGIC
+        && u16::from_le_bytes([bytes[8], bytes[9]]) == VERSION;
+    if !header_ok {
+        return (Vec::new(), from);
+    }
+    let mut out = TraceFile::default();
+    let mut pos = from.max(FILE_HEADER_LEN);
+    while let Step::Chunk {
+        pid,
+        kind,
+        payload,
+        next,
+    } = next_chunk(bytes, pos)
+    {
+        push_record(&mut out, pid, pos as u64, kind, payload);
+        pos = next;
+    }
+    (out.chunks, pos)
+}
+
 enum Step<'a> {
     Chunk {
         pid: u32,
@@ -289,6 +314,21 @@ mod tests {
             assert!(t.truncated, "cut at {cut}");
             assert_eq!(t.chunks.len(), 6);
         }
+    }
+
+    #[test]
+    fn following_a_growing_trace_sees_each_chunk_once() {
+        let recs = sample();
+        let full = encode_all(&recs);
+        let mut seen = Vec::new();
+        let mut pos = 0;
+        for cut in (0..=full.len()).step_by(7).chain([full.len()]) {
+            let (chunks, next) = read_chunks_from(&full[..cut], pos);
+            seen.extend(chunks.into_iter().map(|c| c.record));
+            pos = next;
+        }
+        assert_eq!(seen, recs);
+        assert_eq!(pos, full.len());
     }
 
     #[test]

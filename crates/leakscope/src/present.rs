@@ -3,7 +3,7 @@
 
 use crate::args::{Format, Output};
 use crate::Failure;
-use leakscope_analysis::{analyze, Analysis, Options};
+use leakscope_analysis::{analyze_with, Analysis, Options, Symbolizer};
 use leakscope_report::Context;
 use leakscope_trace::TraceFile;
 use std::io::{IsTerminal, Write};
@@ -24,10 +24,23 @@ pub fn present_to(
     trace: &TraceFile,
     opts: &Options,
     out: &Output,
-    mut ctx: Context,
+    ctx: Context,
     stdout: bool,
 ) -> Result<bool, Failure> {
-    let analysis = analyze(trace, opts);
+    let sym = Symbolizer::new(opts.debug_dirs.clone());
+    present_with(trace, opts, out, ctx, stdout, sym)
+}
+
+/// [`present_to`] with a symbolizer that may already know the trace's stacks (see [`crate::warm`]).
+pub fn present_with(
+    trace: &TraceFile,
+    opts: &Options,
+    out: &Output,
+    mut ctx: Context,
+    stdout: bool,
+    sym: Symbolizer,
+) -> Result<bool, Failure> {
+    let analysis = analyze_with(trace, opts, sym);
     ctx.show_reachable = out.show_reachable;
     ctx.color = out.format == Format::Text && out.output.is_none() && color_wanted(stdout);
     let text = render(&analysis, &ctx, out.format);

@@ -3,9 +3,9 @@
 
 use crate::args::{Format, RunArgs};
 use crate::elf::{self, Linkage};
-use crate::present::{exit_code, present};
+use crate::present::{exit_code, present_with};
 use crate::{agent, supervise, Failure};
-use leakscope_analysis::Options;
+use leakscope_analysis::{Options, Symbolizer};
 use leakscope_report::Context;
 use leakscope_trace::settings::Settings;
 use leakscope_trace::{frame_chunk, ExitStatus, Record, RunInfo};
@@ -37,7 +37,16 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         .spawn()
         .map_err(|e| spawn_failure(&program, &e))?;
     supervise::set_program(child.id());
+    let opts = Options {
+        root_pid: Some(child.id()),
+        ..Options::default()
+    };
+    let warm = crate::warm::Warmup::start(trace_abs.clone(), opts.debug_dirs.clone());
     let ended = supervise::wait_all(child.id());
+    let sym = match warm {
+        Some(w) => w.finish(),
+        None => Symbolizer::new(opts.debug_dirs.clone()),
+    };
     append_run_info(&trace, child.id(), ended.root, &args.command);
     let code = ended.root.shell_code().unwrap_or(1);
     let data = crate::present::read_trace_file(&trace)?;
@@ -55,11 +64,10 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         ctx.warnings.extend(warnings);
     }
     let opts = Options {
-        root_pid: Some(child.id()),
         observed: ended.all,
-        ..Options::default()
+        ..opts
     };
-    let found = present(&data, &opts, &args.output, ctx)?;
+    let found = present_with(&data, &opts, &args.output, ctx, false, sym)?;
     Ok(exit_code(Some(code), found, args.output.error_exitcode))
 }
 

@@ -284,6 +284,32 @@ fn a_short_run_at_the_default_interval_gets_verdicts() {
         .all(|s| verdict(s) == "saturating"));
 }
 
+/// The report `leakscope run` prints — symbolized partly while the program ran, by the thread that follows
+/// the trace — is the one `leakscope report` renders from the trace afterwards, from scratch.
+#[test]
+fn the_report_of_a_run_is_the_report_of_its_trace() {
+    if !have_gcc() {
+        return;
+    }
+    let dir = work_dir("rerender");
+    let exe = service("mixed", &dir);
+    let (mut during, trace) = run_json(&dir, &exe, &["1.5"]);
+    let again = dir.join("again.json");
+    let status = Command::new(LEAKSCOPE)
+        .args(["report", "--format", "json", "--output"])
+        .arg(&again)
+        .arg(&trace)
+        .status()
+        .expect("leakscope report runs");
+    assert!(status.success());
+    let after = read_json(&again);
+    assert!(during["sites"].as_array().is_some_and(|s| s.len() >= 5));
+    // Only `run` names the trace it kept.
+    assert_eq!(after["trace"], Value::Null);
+    during["trace"] = Value::Null;
+    assert_eq!(during, after);
+}
+
 /// Caches emptied at shutdown hold nothing at exit, but they are listed, with their verdict.
 #[test]
 fn caches_freed_at_shutdown_keep_their_verdict() {
