@@ -229,12 +229,12 @@ impl Analysis {
 
 /// Builds the report of a decoded trace.
 pub fn analyze(trace: &TraceFile, opts: &Options) -> Analysis {
-    analyze_with(trace, opts, Symbolizer::new(opts.debug_dirs.clone()))
+    analyze_with(trace, opts, &mut Symbolizer::new(opts.debug_dirs.clone()))
 }
 
 /// [`analyze`] with a symbolizer that may already know the trace's modules and addresses (one that
 /// followed the trace while the program ran, say).
-pub fn analyze_with(trace: &TraceFile, opts: &Options, mut sym: Symbolizer) -> Analysis {
+pub fn analyze_with(trace: &TraceFile, opts: &Options, sym: &mut Symbolizer) -> Analysis {
     let procs = Processes::from_trace(trace);
     let root = match opts.check_pid {
         Some(pid) => procs.list.iter().rposition(|p| p.pid == pid),
@@ -249,7 +249,7 @@ pub fn analyze_with(trace: &TraceFile, opts: &Options, mut sym: Symbolizer) -> A
         if (p.exec_away() || opts.check_pid.is_some()) && Some(i) != root {
             continue;
         }
-        let report = process_report(&procs, i, opts, &mut sym);
+        let report = process_report(&procs, i, opts, sym);
         if Some(i) == root {
             out.root = Some(report);
         } else {

@@ -38,9 +38,12 @@ pub fn present_with(
     out: &Output,
     mut ctx: Context,
     stdout: bool,
-    sym: Symbolizer,
+    mut sym: Symbolizer,
 ) -> Result<bool, Failure> {
-    let analysis = analyze_with(trace, opts, sym);
+    let analysis = analyze_with(trace, opts, &mut sym);
+    // leakscope exits once the report is written: freeing a large report's frames and debug information
+    // piece by piece would only make it later.
+    std::mem::forget(sym);
     ctx.show_reachable = out.show_reachable;
     ctx.color = out.format == Format::Text && out.output.is_none() && color_wanted(stdout);
     let text = render(&analysis, &ctx, out.format);
@@ -53,7 +56,9 @@ pub fn present_with(
         // A closed stderr is no reason to fail the run.
         None => drop(std::io::stderr().lock().write_all(text.as_bytes())),
     }
-    Ok(analysis.has_leaks_of(&out.errors_for_kinds.0))
+    let found = analysis.has_leaks_of(&out.errors_for_kinds.0);
+    std::mem::forget(analysis);
+    Ok(found)
 }
 
 fn render(a: &Analysis, ctx: &Context, format: Format) -> String {

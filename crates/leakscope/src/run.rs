@@ -68,6 +68,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         ..opts
     };
     let found = present_with(&data, &opts, &args.output, ctx, false, sym)?;
+    std::mem::forget(data); // as the report's: leakscope exits now
     Ok(exit_code(Some(code), found, args.output.error_exitcode))
 }
 
