@@ -41,7 +41,10 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         root_pid: Some(child.id()),
         ..Options::default()
     };
-    let warm = crate::warm::Warmup::start(trace_abs.clone(), opts.debug_dirs.clone());
+    // Sampled mode is for production: its reports are small, and the program keeps its cores to itself.
+    let warm = (args.sample_rate == 0)
+        .then(|| crate::warm::Warmup::start(trace_abs.clone(), opts.debug_dirs.clone()))
+        .flatten();
     let ended = supervise::wait_all(child.id());
     let sym = match warm {
         Some(w) => w.finish(),

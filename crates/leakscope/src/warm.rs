@@ -6,6 +6,7 @@
 //!
 //! Only sites live in a snapshot are looked at (their stacks are the ones the report shows), so the
 //! thread loads no debug information the report would not need, save for sites freed before the end.
+//! Not used in sampled mode, whose reports are small and whose programs keep their cores to themselves.
 
 use leakscope_analysis::fasthash::FastMap;
 use leakscope_analysis::model::apply_definitions;
