@@ -167,30 +167,33 @@ impl Symbolizer {
     }
 
     fn symbolize_at(&mut self, address: u64, at: Option<(usize, u64)>) -> Vec<Frame> {
+        let mut out = Vec::new();
+        self.symbolize_into(address, at, &mut out);
+        out
+    }
+
+    /// [`Symbolizer::symbolize_at`], appending to `out` (a stack's frames, without a vector per address).
+    fn symbolize_into(&mut self, address: u64, at: Option<(usize, u64)>, out: &mut Vec<Frame>) {
         let Some((index, probe)) = at else {
-            return vec![bare(address, None)];
+            return out.push(bare(address, None));
         };
         let (path, info) = &self.infos[index];
         let module = Some(path.clone());
         let Some(info) = info else {
-            return vec![bare(address, module)];
+            return out.push(bare(address, module));
         };
         let source = self
             .frames
             .entry((index, probe))
-            .or_insert_with(|| lookup(info, probe).into())
-            .clone();
-        source
-            .iter()
-            .map(|s| Frame {
-                address,
-                function: s.function.clone(),
-                file: s.file.clone(),
-                line: s.line,
-                module: module.clone(),
-                inlined: s.inlined,
-            })
-            .collect()
+            .or_insert_with(|| lookup(info, probe).into());
+        out.extend(source.iter().map(|s| Frame {
+            address,
+            function: s.function.clone(),
+            file: s.file.clone(),
+            line: s.line,
+            module: module.clone(),
+            inlined: s.inlined,
+        }));
     }
 
     /// A stack, innermost first, inlined frames expanded, up to and including the first address one of
@@ -206,7 +209,7 @@ impl Symbolizer {
         last: impl Fn(&Frame) -> bool,
         start_up: impl Fn(&str) -> bool,
     ) -> Vec<Frame> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(addresses.len() + 8);
         let mut names_only = false;
         for &a in addresses {
             let at = self.locate(modules, a);
@@ -218,10 +221,9 @@ impl Symbolizer {
                 });
                 continue;
             }
-            let frames = self.symbolize_at(a, at);
-            let done = frames.iter().any(&last);
-            out.extend(frames);
-            if done {
+            let start = out.len();
+            self.symbolize_into(a, at, &mut out);
+            if out[start..].iter().any(&last) {
                 break;
             }
         }
