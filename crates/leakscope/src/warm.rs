@@ -16,7 +16,7 @@ use leakscope_trace::{read_chunks_from, Record, FILE_HEADER_LEN};
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -111,7 +111,7 @@ impl Image {
     }
 }
 
-fn follow(trace: &PathBuf, debug_dirs: Vec<PathBuf>, stop: &AtomicBool) -> Symbolizer {
+fn follow(trace: &Path, debug_dirs: Vec<PathBuf>, stop: &AtomicBool) -> Symbolizer {
     let mut sym = Symbolizer::new(debug_dirs);
     let Ok(mut file) = File::open(trace) else {
         return sym;
