@@ -72,7 +72,7 @@ unsafe fn tcache_layout() -> bool {
     __libc_free(a as *mut c_void);
     let key = peek(a + 8).unwrap_or(0);
     let idx = (size - 32) / 16;
-    let tp = crate::light::thread_pointer();
+    let tp = crate::thread::pointer();
     let is_tcache = |t: usize| {
         t % 16 == 0
             && t > 4096

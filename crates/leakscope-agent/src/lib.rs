@@ -33,6 +33,7 @@ mod signals;
 mod stacks;
 mod state;
 mod sync;
+mod thread;
 mod timeline;
 mod unwind;
 mod world;

@@ -34,20 +34,9 @@ pub fn saw_calls() -> bool {
     SEEN.load(Ordering::Relaxed)
 }
 
-/// The calling thread's pointer (glibc's `struct pthread`, at `%fs:0x10` on x86-64).
-#[inline]
-pub fn thread_pointer() -> usize {
-    let tp: usize;
-    // SAFETY: reads the TCB's self pointer, which every glibc thread has.
-    unsafe {
-        core::arch::asm!("mov {}, qword ptr fs:[0x10]", out(reg) tp, options(nostack, readonly, preserves_flags))
-    };
-    tp
-}
-
 #[inline]
 fn slot() -> *mut usize {
-    (thread_pointer() as isize + SLOT_OFFSET.load(Ordering::Relaxed)) as *mut usize
+    (crate::thread::pointer() as isize + SLOT_OFFSET.load(Ordering::Relaxed)) as *mut usize
 }
 
 /// Counts `size` bytes down this thread's countdown; true if this allocation is to be sampled (tracked
@@ -149,37 +138,13 @@ fn find_slot_offset() -> bool {
         return false;
     }
     // 0 (left by the probe) makes the first call of this thread draw its countdown.
-    match key_slot_offset(key) {
+    match crate::thread::key_slot_offset(key) {
         Some(off) => {
             SLOT_OFFSET.store(off, Ordering::Relaxed);
             true
         }
         None => false,
     }
-}
-
-/// Where this thread's data word for `key` lives relative to the thread pointer, found by setting two values
-/// and looking for them (glibc keeps the first 32 keys' words inside `struct pthread`, so the offset is the
-/// same in every thread). Leaves the word null. None for a key whose word is elsewhere.
-pub fn key_slot_offset(key: libc::pthread_key_t) -> Option<isize> {
-    if key >= 32 {
-        return None;
-    }
-    let tp = thread_pointer();
-    let probe = |v: usize| -> Option<isize> {
-        // SAFETY: setting our own key's value.
-        unsafe { libc::pthread_setspecific(key, v as *const core::ffi::c_void) };
-        let mut words = [0usize; 512];
-        let n = crate::maps::copy_out(tp, core::mem::size_of_val(&words), &mut words)? / 8;
-        words[..n]
-            .iter()
-            .position(|&w| w == v)
-            .map(|i| i as isize * 8)
-    };
-    let (a, b) = (probe(0x5eed_c0de_1234_5670), probe(0x0dd_ba11_8765_4320));
-    // SAFETY: as above.
-    unsafe { libc::pthread_setspecific(key, core::ptr::null()) };
-    (a.is_some() && a == b).then_some(a?)
 }
 
 /// The program's `mallopt`: in light mode, a lower mmap threshold lowers the size from which blocks are

@@ -298,7 +298,7 @@ fn add_unsampled(blocks: &mut Vec<Block>, maps: &[Mapping], w: &world::World) {
     use crate::glibc_heap::{tcache_of, walk};
     let threads = w.stopped.iter().map(|t| t.tp);
     let own = [
-        crate::light::thread_pointer(),
+        crate::thread::pointer(),
         world::agent_thread_pointer(),
         crate::glibc_heap::main_thread_pointer(),
     ];

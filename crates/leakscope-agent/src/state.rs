@@ -84,7 +84,7 @@ fn create_key() {
     // SAFETY: valid out pointer; keys below 32 need no allocation in glibc.
     if unsafe { libc::pthread_key_create(&mut k, Some(drop_thread_state)) } == 0 {
         // The probe also clears a value an earlier key of this index may have left in this thread.
-        let slot = crate::light::key_slot_offset(k).unwrap_or(0);
+        let slot = crate::thread::key_slot_offset(k).unwrap_or(0);
         KEY_SLOT.store(slot, Ordering::Relaxed);
         KEY.store(k, Ordering::Release);
     }
@@ -102,9 +102,7 @@ pub fn thread_state() -> Option<&'static ThreadState> {
         0 => unsafe { libc::pthread_getspecific(k).cast::<ThreadState>() },
         // SAFETY: this thread's data word for our key (found at start-up), which only glibc's
         // pthread_setspecific and thread exit write, on this thread.
-        off => unsafe {
-            *((crate::light::thread_pointer() as isize + off) as *const *const ThreadState)
-        },
+        off => unsafe { *((crate::thread::pointer() as isize + off) as *const *const ThreadState) },
     };
     if !p.is_null() {
         // SAFETY: the slot holds a ThreadState we leaked for this thread; freed only at its exit.
@@ -467,10 +465,12 @@ impl SiteCache {
             h == hash && c as usize == n && id != u32::MAX
         })?;
         let hit = set[w].get();
-        for k in (1..=w).rev() {
-            set[k].set(set[k - 1].get());
+        if w > 0 {
+            for k in (1..=w).rev() {
+                set[k].set(set[k - 1].get());
+            }
+            set[0].set(hit);
         }
-        set[0].set(hit);
         Some(hit.2)
     }
 

@@ -133,7 +133,7 @@ fn from_ucontext(uc: &libc::ucontext_t) -> Stopped {
     Stopped {
         tid: gettid(),
         sp: g[libc::REG_RSP as usize] as usize,
-        tp: crate::light::thread_pointer(),
+        tp: crate::thread::pointer(),
         regs,
     }
 }
@@ -146,7 +146,7 @@ pub fn park_if_requested(t: &ThreadState) {
         park(Stopped {
             tid: gettid(),
             sp: &marker as *const usize as usize,
-            tp: crate::light::thread_pointer(),
+            tp: crate::thread::pointer(),
             regs: [0; 17],
         });
     }
