@@ -53,7 +53,7 @@ pub fn load() {
     // cost per call (zero-filled blocks, scrubbed stack and registers, the quarantine).
     let precise = env_u64(c"LEAKSCOPE_PRECISE").map_or(sample_rate() == 0, |v| v != 0);
     PRECISE.store(precise, Ordering::Relaxed);
-    crate::hooks::SCRUB.store(precise, Ordering::Relaxed);
+    crate::hooks::set_scrub(precise);
     if !precise {
         QUARANTINE.store(0, Ordering::Relaxed);
     }
