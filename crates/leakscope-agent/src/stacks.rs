@@ -11,16 +11,29 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use leakscope_trace::SiteSample;
 
-/// Counter stripes per site. The first [`OWNED`] threads each own a stripe and update it with plain
-/// loads and stores: a locked add costs ~20 cycles and drains the store buffer (full of the block the
-/// program just wrote), and four of them per malloc/free pair were a fifth of the agent's cost. Other
-/// threads, and calls nested inside the agent (a signal handler's free), share the last stripe with
-/// atomic adds. Separate cache lines keep two threads allocating at one site from fighting over one.
-pub const STRIPES: usize = OWNED + 1;
+/// Counter stripes per site. Up to [`OWNED`] threads at a time each own a stripe (a thread that exits
+/// hands its stripe on) and update it with plain loads and stores: a locked add costs ~20 cycles and
+/// drains the store buffer (full of the block the program just wrote), and four of them per malloc/free
+/// pair were a fifth of the agent's cost. Other threads, and calls nested inside the agent (a signal
+/// handler's free), use atomic adds on one of [`PER_CPU`] shared stripes, chosen by the CPU they run on:
+/// with a single shared stripe, a pool of 64 threads on two cores spent 40% of its time bouncing that
+/// cache line between the cores. Separate cache lines keep two threads allocating at one site from
+/// fighting over one.
+pub const STRIPES: usize = OWNED + PER_CPU;
 /// Threads with a stripe of their own.
 pub const OWNED: usize = 4;
-/// The stripe for callers without one of their own.
-pub const SHARED: usize = OWNED;
+/// Shared stripes, picked by CPU number.
+const PER_CPU: usize = 4;
+
+/// A shared stripe for a caller without one of its own: the one of the CPU it runs on (glibc reads the
+/// number from the thread's rseq area, without a system call). A thread moved meanwhile only shares a
+/// line with another CPU for a moment: the adds are atomic.
+#[inline]
+pub fn shared_stripe() -> usize {
+    // SAFETY: no arguments; -1 on failure, which maps to some stripe as well.
+    let cpu = unsafe { libc::sched_getcpu() };
+    OWNED + cpu as usize % PER_CPU
+}
 
 /// Cumulative counters of one stripe, two per event: live amounts are differences (allocated minus
 /// freed) instead of counters of their own, which would cost two more locked adds.
@@ -69,11 +82,11 @@ pub struct Site {
 
 impl Site {
     /// Counts a block in: its (bytes, blocks) weight, (size, 1) unless sampling. `stripe`: the caller's
-    /// own stripe, or [`SHARED`].
+    /// own stripe (below [`OWNED`]) or a shared one (below [`STRIPES`]).
     #[inline]
     pub fn on_alloc(&self, (bytes, blocks): (u64, u64), stripe: usize) {
         let owned = stripe < OWNED;
-        let c = &self.stripes[stripe.min(SHARED)];
+        let c = &self.stripes[stripe.min(STRIPES - 1)];
         add(&c.allocs, blocks, owned);
         add(&c.alloc_bytes, bytes, owned);
     }
@@ -82,7 +95,7 @@ impl Site {
     #[inline]
     pub fn on_free(&self, (bytes, blocks): (u64, u64), stripe: usize) {
         let owned = stripe < OWNED;
-        let c = &self.stripes[stripe.min(SHARED)];
+        let c = &self.stripes[stripe.min(STRIPES - 1)];
         add(&c.frees, blocks, owned);
         add(&c.freed_bytes, bytes, owned);
     }

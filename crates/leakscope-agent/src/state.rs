@@ -45,7 +45,7 @@ pub struct ThreadState {
     pub sampler: crate::sampling::Sampler,
     /// Blocks this thread freed, held back before malloc may reuse them.
     pub quarantine: crate::quarantine::Ring,
-    /// Which counter stripe of each site this thread adds to (see [`stacks::STRIPES`]).
+    /// The counter stripe of each site this thread owns (see [`stacks::STRIPES`]); OWNED or more: none.
     pub stripe: usize,
     /// Stacks this thread saw lately.
     pub sites: SiteCache,
@@ -54,6 +54,15 @@ pub struct ThreadState {
 }
 
 impl ThreadState {
+    /// The counter stripe this thread adds to now: its own, or a shared one.
+    #[inline]
+    pub fn counter_stripe(&self) -> usize {
+        match self.stripe {
+            s if s < stacks::OWNED => s,
+            _ => stacks::shared_stripe(),
+        }
+    }
+
     /// Runs bookkeeping `f` for a call that already happened, leaving errno as the call left it.
     #[inline]
     pub fn book<R>(&self, f: impl FnOnce() -> R) -> R {
@@ -65,8 +74,34 @@ impl ThreadState {
     }
 }
 
-/// Threads that got a state so far (gives each its stripe).
-static THREADS: AtomicUsize = AtomicUsize::new(0);
+/// Counter stripes no live thread owns, one bit each (see [`stacks::OWNED`]).
+static FREE_STRIPES: AtomicUsize = AtomicUsize::new((1 << stacks::OWNED) - 1);
+
+/// Takes a free stripe for a new thread (OWNED if none is left). Acquire: the stripe's last owner
+/// updated it with plain stores, which the new owner's must follow.
+fn take_stripe() -> usize {
+    let mut free = FREE_STRIPES.load(Ordering::Acquire);
+    while free != 0 {
+        let s = free.trailing_zeros() as usize;
+        match FREE_STRIPES.compare_exchange_weak(
+            free,
+            free & !(1 << s),
+            Ordering::Acquire,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return s,
+            Err(now) => free = now,
+        }
+    }
+    stacks::OWNED
+}
+
+/// An exiting thread gives its stripe back (after its last update of it).
+fn return_stripe(s: usize) {
+    if s < stacks::OWNED {
+        FREE_STRIPES.fetch_or(1 << s, Ordering::Release);
+    }
+}
 
 static KEY: AtomicU32 = AtomicU32::new(u32::MAX);
 /// Where each thread's word for KEY lives relative to its thread pointer (0: unknown, ask glibc). Read
@@ -76,6 +111,7 @@ static KEY_SLOT: AtomicIsize = AtomicIsize::new(0);
 unsafe extern "C" fn drop_thread_state(p: *mut c_void) {
     let st = alloc::boxed::Box::from_raw(p as *mut ThreadState);
     st.quarantine.retire();
+    return_stripe(st.stripe);
     drop(st);
 }
 
@@ -122,7 +158,7 @@ fn new_thread_state(k: libc::pthread_key_t) -> Option<&'static ThreadState> {
         walk: core::cell::UnsafeCell::new(unwind::WalkCache::new()),
         sampler: crate::sampling::Sampler::new(),
         quarantine: crate::quarantine::Ring::new(),
-        stripe: THREADS.fetch_add(1, Ordering::Relaxed),
+        stripe: take_stripe(),
         sites: SiteCache::new(),
         errno: crate::real::errno_location(),
     }));
@@ -578,7 +614,7 @@ pub fn record_alloc(t: &ThreadState, p: usize, size: usize, shift: u32, site: u3
         .filter(|&s| !is_unsampled(s))
         .and_then(stacks::by_id)
     {
-        s.on_alloc(weight(size), t.stripe.min(stacks::SHARED));
+        s.on_alloc(weight(size), t.counter_stripe());
     }
     let block = crate::live::Block::new(p, size, site, TICK.load(Ordering::Relaxed));
     crate::live::adopt(&block, shift);
@@ -587,7 +623,7 @@ pub fn record_alloc(t: &ThreadState, p: usize, size: usize, shift: u32, site: u3
 /// Takes a block that is going away out of its site's counts (thread `t`, inside the agent).
 #[inline]
 pub fn forget(t: &ThreadState, b: &crate::live::Block) {
-    forget_in(b, t.stripe.min(stacks::SHARED));
+    forget_in(b, t.counter_stripe());
 }
 
 fn forget_in(b: &crate::live::Block, stripe: usize) {
@@ -611,6 +647,6 @@ pub fn record_free(t: &ThreadState, p: *mut c_void) -> Option<crate::live::Held>
 /// handler): it may have interrupted an update of the thread's own stripe, so it counts in the shared one.
 pub fn record_free_nested(p: *mut c_void) -> Option<crate::live::Held> {
     let h = crate::live::release(p as usize)?;
-    forget_in(&h.block, stacks::SHARED);
+    forget_in(&h.block, stacks::shared_stripe());
     Some(h)
 }
