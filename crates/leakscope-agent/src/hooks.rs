@@ -503,8 +503,10 @@ fn tracked_realloc(p: *mut c_void, size: usize, caller: Caller) -> *mut c_void {
     };
     let t = b.thread();
     // Memcheck's realloc always moves the block, so a pointer left to the old address does not keep the
-    // new block reachable; with the quarantine off, blocks may grow in place as glibc's do.
-    if crate::config::quarantine_bytes() > 0 || old.shift != 0 {
+    // new block reachable. Blocks the quarantine would not hold anyway (all when it is off, and those
+    // larger than it holds) may grow in place as glibc's do: moving them made a buffer grown 4 KiB at a
+    // time to 16 MiB take 18 s (a copy and fresh pages per step) instead of 0.02 s.
+    if old.shift != 0 || crate::quarantine::holds(old.block.size()) {
         return realloc_moving(t, old, size, caller);
     }
     let site = t.book(|| crate::state::site_for(t, size, caller));

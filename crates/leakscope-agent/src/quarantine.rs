@@ -81,6 +81,12 @@ fn class_of_chunk(raw: usize) -> usize {
     }
 }
 
+/// Whether a freed block of `size` bytes is held back (else it is released at once).
+pub fn holds(size: usize) -> bool {
+    let limit = crate::config::quarantine_bytes();
+    limit > 0 && size <= MAX_BLOCK && size <= limit
+}
+
 impl Ring {
     pub const fn new() -> Self {
         Ring {
@@ -100,7 +106,7 @@ impl Ring {
         // A power of two: the ring wraps with a mask (a `%` by it was a division on every free).
         let cap = cap();
         let mask = cap - 1;
-        if size > MAX_BLOCK || size > limit || !self.mapped() {
+        if !holds(size) || !self.mapped() {
             out[0] = raw;
             return 1;
         }
