@@ -1,27 +1,35 @@
-//! C++ aligned `operator new`, interposed.
+//! C++'s global `operator new` and `new[]`, interposed, as Memcheck replaces them.
 //!
 //! libstdc++'s aligned `operator new(size, align_val_t)` rounds the size up to the alignment before calling
 //! `aligned_alloc`, so the block we would see is larger than the one the program asked for; Memcheck, which
-//! replaces `operator new` itself, reports the requested size. These stubs allocate an aligned block of
-//! the requested size and record it. When allocation fails they jump to libstdc++'s own function, which
-//! runs the new-handler and throws `bad_alloc` — with no agent frame on the stack for the exception to cross.
-//! (The other variants of `operator new` call `malloc` with the exact size and need no help.)
+//! replaces `operator new` itself, reports the requested size. The plain ones call `malloc` with the exact
+//! size (1 for 0), but through a frame of libstdc++'s that the stack walk must step out of on every
+//! allocation of a C++ program. These stubs allocate the block the program asked for and record it. When
+//! allocation fails they jump to libstdc++'s own function, which runs the new-handler and throws
+//! `bad_alloc` (or returns null) — with no agent frame on the stack for the exception to cross.
 
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// The real functions, resolved on first use: [new, new[], new nothrow, new[] nothrow].
-static REAL: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
-const NAMES: [&core::ffi::CStr; 4] = [
+/// The real functions, resolved on first use: [new, new[], new nothrow, new[] nothrow], aligned, then
+/// plain ([`PLAIN`] on).
+static REAL: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
+const NAMES: [&core::ffi::CStr; 8] = [
     c"_ZnwmSt11align_val_t",
     c"_ZnamSt11align_val_t",
     c"_ZnwmSt11align_val_tRKSt9nothrow_t",
     c"_ZnamSt11align_val_tRKSt9nothrow_t",
+    c"_Znwm",
+    c"_Znam",
+    c"_ZnwmRKSt9nothrow_t",
+    c"_ZnamRKSt9nothrow_t",
 ];
+/// Index of the first plain variant in [`REAL`].
+const PLAIN: usize = 4;
 
-/// Allocates an aligned block and records the requested size; returns null (→ fall back to the real
-/// function) on any failure, and the real function's address in `*real_out`.
-extern "C" fn aligned_new(
+/// Allocates a block (aligned unless `which` is a plain variant) and records the requested size; returns
+/// null (→ fall back to the real function) on any failure, and the real function's address in `*real_out`.
+extern "C" fn cxx_new(
     size: usize,
     align: usize,
     which: usize,
@@ -37,14 +45,18 @@ extern "C" fn aligned_new(
     }
     // SAFETY: the stub passes a pointer to its own stack slot.
     unsafe { *real_out = f };
+    let caller = crate::unwind::Caller { sp, bp };
+    if which >= PLAIN {
+        return crate::hooks::plain_block(size, caller);
+    }
     if !align.is_power_of_two() {
         return core::ptr::null_mut();
     }
-    crate::hooks::aligned_block(size, align, crate::unwind::Caller { sp, bp })
+    crate::hooks::aligned_block(size, align, caller)
 }
 
-/// Stub body: keep the arguments, call `aligned_new`; on null, restore them and jump to the real function.
-macro_rules! aligned_stub {
+/// Stub body: keep the arguments, call `cxx_new`; on null, restore them and jump to the real function.
+macro_rules! new_stub {
     ($name:ident, $which:literal) => {
         #[unsafe(naked)]
         #[no_mangle]
@@ -89,14 +101,18 @@ macro_rules! aligned_stub {
                 "3:",
                 "ud2",
                 ".cfi_endproc",
-                alloc = sym aligned_new,
+                alloc = sym cxx_new,
                 scrub = sym crate::hooks::SCRUB,
             )
         }
     };
 }
 
-aligned_stub!(_ZnwmSt11align_val_t, 0);
-aligned_stub!(_ZnamSt11align_val_t, 1);
-aligned_stub!(_ZnwmSt11align_val_tRKSt9nothrow_t, 2);
-aligned_stub!(_ZnamSt11align_val_tRKSt9nothrow_t, 3);
+new_stub!(_ZnwmSt11align_val_t, 0);
+new_stub!(_ZnamSt11align_val_t, 1);
+new_stub!(_ZnwmSt11align_val_tRKSt9nothrow_t, 2);
+new_stub!(_ZnamSt11align_val_tRKSt9nothrow_t, 3);
+new_stub!(_Znwm, 4);
+new_stub!(_Znam, 5);
+new_stub!(_ZnwmRKSt9nothrow_t, 6);
+new_stub!(_ZnamRKSt9nothrow_t, 7);
