@@ -175,33 +175,32 @@ fn read_bounded(addr: isize, lo: usize, hi: usize) -> Option<usize> {
 /// Rules a thread looked up last, in front of the global [`CACHE`]: a walk needs the rule of one or two
 /// return addresses per allocation, and their lines in the 1 MiB global table are evicted by the program's
 /// own data between two allocations (that load was an eighth of the walk's time on a C++ workload).
-/// Direct-mapped by return address; only this thread reads or writes it.
+/// Direct-mapped by return address, (address, rule) side by side so that a lookup reads one cache line;
+/// only this thread reads or writes it.
 struct RuleFront {
-    keys: [usize; FRONT_SIZE],
-    rules: [Rule; FRONT_SIZE],
+    entries: [(usize, Rule); FRONT_SIZE],
 }
 
-const FRONT_SIZE: usize = 128;
+const FRONT_BITS: u32 = 7;
+const FRONT_SIZE: usize = 1 << FRONT_BITS;
 
 impl RuleFront {
     const fn new() -> Self {
         RuleFront {
-            keys: [0; FRONT_SIZE],
-            rules: [Rule::INVALID; FRONT_SIZE],
+            entries: [(0, Rule::INVALID); FRONT_SIZE],
         }
     }
 
     /// The rule for the return address `ra`.
     #[inline]
     fn get(&mut self, ra: usize) -> Rule {
-        let i = ((ra as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as usize;
-        if self.keys[i] == ra {
-            return self.rules[i];
+        let i = ((ra as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FRONT_BITS)) as usize;
+        let e = &mut self.entries[i];
+        if e.0 == ra {
+            return e.1;
         }
-        let r = rule_for(ra, true);
-        self.keys[i] = ra;
-        self.rules[i] = r;
-        r
+        *e = (ra, rule_for(ra, true));
+        e.1
     }
 }
 
