@@ -296,6 +296,9 @@ fn alloc_tracked(
     caller: Caller,
 ) -> *mut c_void {
     let site = t.book(|| crate::state::site_for(t, size, caller));
+    if let Some(s) = crate::stacks::by_id(site) {
+        s.prefetch(t.stripe); // (a shared stripe is chosen later; then this is only a wasted hint)
+    }
     let recycled = place.recycled(t, size);
     let raw = recycled.unwrap_or_else(|| place.alloc(size, zeroed));
     if raw == 0 {

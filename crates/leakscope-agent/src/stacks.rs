@@ -91,6 +91,17 @@ impl Site {
         add(&c.alloc_bytes, bytes, owned);
     }
 
+    /// Asks for the cache line of `stripe`'s counters, which [`Site::on_alloc`] will update: the line is
+    /// usually cold (the program's own data evicts it between two allocations at a site).
+    #[inline]
+    pub fn prefetch(&self, stripe: usize) {
+        let c = &self.stripes[stripe.min(STRIPES - 1)] as *const Counters;
+        // SAFETY: a prefetch only hints; it cannot fault.
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(c.cast())
+        };
+    }
+
     /// Counts a block out, with the weight it came in with.
     #[inline]
     pub fn on_free(&self, (bytes, blocks): (u64, u64), stripe: usize) {
