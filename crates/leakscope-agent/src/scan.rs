@@ -239,13 +239,14 @@ impl<'a> Scan<'a> {
     }
 
     /// The sizes block `i` may have been asked for: its own, or for a usable size s, the requests glibc
-    /// rounds to s (chunks are 16-byte multiples of at least 32 bytes, 8 of them glibc's).
+    /// may have answered with s (chunks are 16-byte multiples of at least 32 bytes, 8 of them glibc's, and
+    /// glibc hands out whole a chunk 16 bytes larger than needed rather than split it).
     fn requested(&self, i: usize) -> (usize, usize) {
         let s = self.blocks[i].size();
         match self.blocks[i].site() == self.usable_site {
             false => (s, s),
-            true if s <= 24 => (0, s),
-            true => (s - 15, s),
+            true if s <= 40 => (0, s),
+            true => (s - 31, s),
         }
     }
 

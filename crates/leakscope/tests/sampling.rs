@@ -74,7 +74,8 @@ fn sampled_estimates_agree_with_the_exact_run() {
     let exact = run(&exe, 0);
     let sampled = run(&exe, RATE);
     // Reachability is computed for every block: the same blocks of each kind. The blocks whose stacks were
-    // not sampled are found in glibc's heap and count their usable size (at most 24 bytes more).
+    // not sampled are found in glibc's heap and count their usable size (at most 39 bytes more: glibc's
+    // rounding, and a chunk up to 16 bytes larger than needed that it did not split).
     for kind in ["definite", "indirect", "possible", "reachable"] {
         let (e, s) = (&exact["summary"][kind], &sampled["summary"][kind]);
         assert_eq!(e["blocks"], s["blocks"], "{kind} blocks");
@@ -84,7 +85,7 @@ fn sampled_estimates_agree_with_the_exact_run() {
             e["blocks"].as_u64().unwrap(),
         );
         assert!(
-            sb >= eb && sb <= eb + 24 * n,
+            sb >= eb && sb <= eb + 39 * n,
             "{kind}: exact {eb} bytes, sampled {sb}"
         );
     }
