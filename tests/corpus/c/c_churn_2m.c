@@ -5,9 +5,9 @@
 // light: differs: glibc's free-list links left in reused memory light mode does not zero can point from one lost block into another
 // expect-exit: 0
 // expect-summary: definite=3006/3 indirect=0/0 possible=0/0 reachable=0/0
-// expect-leak: definite 1001/1 c_churn_2m.c:39
-// expect-leak: definite 1002/1 c_churn_2m.c:41
-// expect-leak: definite 1003/1 c_churn_2m.c:43
+// expect-leak: definite 1001/1 c_churn_2m.c:40
+// expect-leak: definite 1002/1 c_churn_2m.c:42
+// expect-leak: definite 1003/1 c_churn_2m.c:44
 #include <stdlib.h>
 #include <string.h>
 #define ESCAPE(p) __asm__ volatile("" : : "g"(p) : "memory")
