@@ -296,9 +296,7 @@ fn alloc_tracked(
     caller: Caller,
 ) -> *mut c_void {
     let site = t.book(|| crate::state::site_for(t, size, caller));
-    if let Some(s) = crate::stacks::by_id(site) {
-        s.prefetch(t.stripe); // (a shared stripe is chosen later; then this is only a wasted hint)
-    }
+    crate::state::prefetch_counters(t, site);
     let recycled = place.recycled(t, size);
     let raw = recycled.unwrap_or_else(|| place.alloc(size, zeroed));
     if raw == 0 {
@@ -660,12 +658,12 @@ unsafe extern "C" fn posix_memalign_body(
     0
 }
 
-/// An aligned block for C++'s aligned `operator new` (`align` a power of two).
 /// A block of `size` bytes for C++'s plain `operator new`, called by `caller`.
 pub fn plain_block(size: usize, caller: Caller) -> *mut c_void {
     allocate(size, Place::PLAIN, false, caller)
 }
 
+/// An aligned block for C++'s aligned `operator new` (`align` a power of two).
 pub fn aligned_block(size: usize, align: usize, caller: Caller) -> *mut c_void {
     allocate(size, Place::aligned(align), false, caller)
 }

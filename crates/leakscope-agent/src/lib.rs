@@ -114,3 +114,12 @@ pub(crate) fn rss_bytes() -> u64 {
         .unwrap_or(0);
     pages * 4096
 }
+
+/// Asks for the cache line at `addr` (a hint: it reads nothing and never faults, whatever the address).
+#[inline]
+pub(crate) fn prefetch(addr: usize) {
+    // SAFETY: a prefetch cannot fault.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(addr as *const i8)
+    };
+}

@@ -251,14 +251,9 @@ impl Orphan {
         for (class, stack) in r.chunks.iter().enumerate() {
             stack[..r.len[class] as usize].iter().for_each(|&p| free(p));
         }
-        let mut spares = SPARES.lock();
-        if spares.n < MAX_SPARES {
-            let n = spares.n;
-            spares.queues[n] = (self.slots as usize, self.ripe as usize);
-            spares.n += 1;
+        if keep_spare(self.slots, self.ripe) {
             return;
         }
-        drop(spares);
         crate::mem::unmap(self.slots.cast(), ring_bytes());
         crate::mem::unmap(self.ripe.cast(), core::mem::size_of::<Ripe>());
     }
@@ -281,6 +276,18 @@ struct Spares {
 
 fn ring_bytes() -> usize {
     cap() * core::mem::size_of::<(usize, usize)>()
+}
+
+/// Keeps a released queue's memory for a new thread; false if enough are kept already.
+fn keep_spare(slots: *mut (usize, usize), ripe: *mut Ripe) -> bool {
+    let mut spares = SPARES.lock();
+    let n = spares.n;
+    if n == MAX_SPARES {
+        return false;
+    }
+    spares.queues[n] = (slots as usize, ripe as usize);
+    spares.n += 1;
+    true
 }
 
 /// A released queue's memory, its ripe stacks emptied.

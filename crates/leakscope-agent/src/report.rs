@@ -232,10 +232,10 @@ fn classify(
     }
 }
 
-/// The loss records of the classified blocks, by (kind, site) in that order, and with sampling the
-/// estimated bytes and blocks of each (for a scan of `trigger`). Blocks of one site mostly lie together, so consecutive blocks
-/// usually share their record: it is found without a map lookup (a lookup per block was a visible part of
-/// the pause on a heap of millions of blocks).
+/// The loss records of the classified blocks, by (kind, site) in that order, and with sampling the estimated
+/// bytes and blocks of each (for a scan of `trigger`). Blocks of one site mostly lie together, so consecutive
+/// blocks usually share their record: it is found without a map lookup (a lookup per block was a visible part
+/// of the pause on a heap of millions of blocks).
 fn tally(blocks: &[Block], scan: &Scan, trigger: Trigger) -> (Vec<LossRecord>, Option<Estimates>) {
     let sampling = crate::config::sample_rate() != 0;
     let mut index: BTreeMap<(LeakKind, u32), usize> = BTreeMap::new();

@@ -15,6 +15,7 @@
 
 use crate::live::Block;
 use crate::maps::{Mapping, Unreadable};
+use crate::prefetch;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -40,15 +41,6 @@ struct Cluster {
     last: usize,
     /// Offset of this cluster's granule table.
     table: usize,
-}
-
-/// Asks for the cache line at `addr` (never faults, whatever the address).
-#[inline]
-fn prefetch(addr: usize) {
-    // SAFETY: a prefetch is a hint; it reads nothing and cannot fault.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(addr as *const i8)
-    };
 }
 
 /// The unreadable mappings that overlap one of `blocks` (sorted by address).
@@ -152,32 +144,41 @@ impl BlockIndex {
 /// How many blocks, and how many candidate pointers, wait in [`Scan::drain`]'s queues.
 const AHEAD: usize = 8;
 
-/// Candidate pointers waiting to be resolved, oldest first: (pointer, prior_definite).
-struct Candidates {
-    ring: [(usize, bool); AHEAD],
+/// A short first-in first-out queue of items whose memory was prefetched when they entered it.
+struct Queue<T> {
+    items: [T; AHEAD],
     head: usize,
     len: usize,
 }
 
-impl Candidates {
+impl<T: Copy + Default> Queue<T> {
+    fn new() -> Self {
+        Queue {
+            items: [T::default(); AHEAD],
+            head: 0,
+            len: 0,
+        }
+    }
+
     fn is_full(&self) -> bool {
         self.len == AHEAD
     }
 
-    fn push(&mut self, w: usize, prior_definite: bool) {
-        self.ring[(self.head + self.len) % AHEAD] = (w, prior_definite);
+    /// Appends `item`; the queue must not be full.
+    fn push(&mut self, item: T) {
+        self.items[(self.head + self.len) % AHEAD] = item;
         self.len += 1;
     }
 
-    /// The oldest candidate.
-    fn pop(&mut self) -> Option<(usize, bool)> {
+    /// The oldest item.
+    fn pop(&mut self) -> Option<T> {
         if self.len == 0 {
             return None;
         }
-        let c = self.ring[self.head];
+        let item = self.items[self.head];
         self.head = (self.head + 1) % AHEAD;
         self.len -= 1;
-        Some(c)
+        Some(item)
     }
 }
 
@@ -189,7 +190,8 @@ pub struct Scan<'a> {
     state: Vec<u8>,
     indirect: Vec<u64>,
     markstack: Vec<u32>,
-    candidates: Candidates,
+    /// Candidate pointers found in scanned blocks, waiting to be resolved: (pointer, prior_definite).
+    candidates: Queue<(usize, bool)>,
     index: BlockIndex,
     lo: usize,
     hi: usize,
@@ -216,11 +218,7 @@ impl<'a> Scan<'a> {
             state: vec![UNREACHED; blocks.len()],
             indirect: Vec::new(),
             markstack: Vec::new(),
-            candidates: Candidates {
-                ring: [(0, false); AHEAD],
-                head: 0,
-                len: 0,
-            },
+            candidates: Queue::new(),
             index: BlockIndex::new(blocks),
             lo,
             hi,
@@ -430,31 +428,26 @@ impl<'a> Scan<'a> {
     /// another: each block's memory, and the index entry of each candidate, is prefetched when it enters
     /// its queue and used when it leaves, so that memory for the next few is on its way meanwhile. In a
     /// tree or hash table blocks are scattered over the heap, and the scan waited for memory at every step
-    /// (a 3-million-node tree: 1.1-1.5 s → 0.6 s). The order does not change the result: each block's
+    /// (a 3-million-node tree: 1.1-1.2 s → 0.55-0.7 s). The order does not change the result: each block's
     /// state only rises, and a block is rescanned whenever its state does.
     fn drain(&mut self, leader: Option<usize>) {
-        let mut queue = [0u32; AHEAD];
-        let (mut head, mut len) = (0, 0);
+        let mut blocks = Queue::<u32>::new();
         loop {
-            while len < AHEAD {
+            while !blocks.is_full() {
                 let Some(i) = self.markstack.pop() else {
                     break;
                 };
                 prefetch(self.blocks[i as usize].addr());
-                queue[(head + len) % AHEAD] = i;
-                len += 1;
+                blocks.push(i);
             }
-            if len == 0 {
+            let Some(i) = blocks.pop() else {
                 let Some((w, pd)) = self.candidates.pop() else {
                     return;
                 };
                 self.resolve(w, pd, leader);
                 continue;
-            }
-            let i = queue[head] as usize;
-            head = (head + 1) % AHEAD;
-            len -= 1;
-            self.scan_block(i, leader);
+            };
+            self.scan_block(i as usize, leader);
         }
     }
 
@@ -475,16 +468,13 @@ impl<'a> Scan<'a> {
             if w < self.lo || w >= self.hi {
                 continue;
             }
-            if let Some((w, pd)) = self
-                .candidates
-                .is_full()
-                .then(|| self.candidates.pop())
-                .flatten()
-            {
-                self.resolve(w, pd, leader);
+            if self.candidates.is_full() {
+                if let Some((w, pd)) = self.candidates.pop() {
+                    self.resolve(w, pd, leader);
+                }
             }
             self.index.prefetch(w);
-            self.candidates.push(w, prior_definite);
+            self.candidates.push((w, prior_definite));
         }
     }
 

@@ -95,11 +95,7 @@ impl Site {
     /// usually cold (the program's own data evicts it between two allocations at a site).
     #[inline]
     pub fn prefetch(&self, stripe: usize) {
-        let c = &self.stripes[stripe.min(STRIPES - 1)] as *const Counters;
-        // SAFETY: a prefetch only hints; it cannot fault.
-        unsafe {
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(c.cast())
-        };
+        crate::prefetch(&self.stripes[stripe.min(STRIPES - 1)] as *const Counters as usize);
     }
 
     /// Counts a block out, with the weight it came in with.

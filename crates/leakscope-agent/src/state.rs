@@ -502,22 +502,24 @@ impl SiteCache {
         })?;
         let hit = set[w].get();
         if w > 0 {
-            for k in (1..=w).rev() {
-                set[k].set(set[k - 1].get());
-            }
-            set[0].set(hit);
+            to_front(set, w, hit);
         }
         Some(hit.2)
     }
 
     #[inline]
     fn put(&self, hash: u64, n: usize, id: u32) {
-        let set = self.set(hash);
-        for w in (1..WAYS).rev() {
-            set[w].set(set[w - 1].get());
-        }
-        set[0].set((hash, n as u32, id));
+        to_front(self.set(hash), WAYS - 1, (hash, n as u32, id));
     }
+}
+
+/// Makes `entry` the most recent way of `set`, in place of way `w` (the ways before it move back one).
+#[inline]
+fn to_front(set: &[Cell<(u64, u32, u32)>; WAYS], w: usize, entry: (u64, u32, u32)) {
+    for k in (1..=w).rev() {
+        set[k].set(set[k - 1].get());
+    }
+    set[0].set(entry);
 }
 
 /// Captures the stack of the allocation call `caller` made and returns its site id.
@@ -610,10 +612,7 @@ pub fn site_for(t: &ThreadState, size: usize, caller: unwind::Caller) -> u32 {
 /// the program just received, for thread `t` (inside the agent).
 #[inline]
 pub fn record_alloc(t: &ThreadState, p: usize, size: usize, shift: u32, site: u32) {
-    if let Some(s) = Some(site)
-        .filter(|&s| !is_unsampled(s))
-        .and_then(stacks::by_id)
-    {
+    if let Some(s) = counted_site(site) {
         s.on_alloc(weight(size), t.counter_stripe());
     }
     let block = crate::live::Block::new(p, size, site, TICK.load(Ordering::Relaxed));
@@ -627,11 +626,26 @@ pub fn forget(t: &ThreadState, b: &crate::live::Block) {
 }
 
 fn forget_in(b: &crate::live::Block, stripe: usize) {
-    if let Some(s) = Some(b.site())
+    if let Some(s) = counted_site(b.site()) {
+        s.on_free(weight(b.size()), stripe);
+    }
+}
+
+/// The site whose counters a block at `site` counts in (none for the unsampled sentinel).
+#[inline]
+fn counted_site(site: u32) -> Option<&'static stacks::Site> {
+    Some(site)
         .filter(|&s| !is_unsampled(s))
         .and_then(stacks::by_id)
-    {
-        s.on_free(weight(b.size()), stripe);
+}
+
+/// Asks for the counter line [`record_alloc`] will update for a block at `site` (for thread `t`): called
+/// once the site is known, before the allocation, so that the line arrives meanwhile. A thread without a
+/// stripe of its own picks a shared one only then; for it this is a wasted hint.
+#[inline]
+pub fn prefetch_counters(t: &ThreadState, site: u32) {
+    if let Some(s) = counted_site(site) {
+        s.prefetch(t.stripe);
     }
 }
 

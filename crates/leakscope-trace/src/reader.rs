@@ -55,16 +55,7 @@ impl core::error::Error for TraceError {}
 /// Decodes a trace held in memory. Stops at the first incomplete or corrupt chunk with a warning; everything
 /// before it is returned.
 pub fn read_trace(bytes: &[u8]) -> Result<TraceFile, TraceError> {
-    if bytes.is_empty() {
-        return Err(TraceError::Empty);
-    }
-    if bytes.len() < FILE_HEADER_LEN || bytes[..8] != MAGIC {
-        return Err(TraceError::NotATrace);
-    }
-    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-    if version != VERSION {
-        return Err(TraceError::UnsupportedVersion(version));
-    }
+    check_header(bytes)?;
     let mut out = TraceFile::default();
     let mut pos = FILE_HEADER_LEN;
     while pos < bytes.len() {
@@ -99,14 +90,25 @@ pub fn read_trace(bytes: &[u8]) -> Result<TraceFile, TraceError> {
     Ok(out)
 }
 
+/// Whether `bytes` begin with the file header of a trace this version reads.
+fn check_header(bytes: &[u8]) -> Result<(), TraceError> {
+    if bytes.is_empty() {
+        return Err(TraceError::Empty);
+    }
+    if bytes.len() < FILE_HEADER_LEN || bytes[..8] != MAGIC {
+        return Err(TraceError::NotATrace);
+    }
+    match u16::from_le_bytes([bytes[8], bytes[9]]) {
+        VERSION => Ok(()),
+        version => Err(TraceError::UnsupportedVersion(version)),
+    }
+}
+
 /// The complete, intact chunks of a trace that may still be being written, from byte `from` (0, or an
 /// offset this returned before) on, and the offset just past the last of them: for following a trace while
 /// its program runs. Nothing if the file header is not (yet) a trace's.
 pub fn read_chunks_from(bytes: &[u8], from: usize) -> (Vec<Chunk>, usize) {
-    let header_ok = bytes.len() >= FILE_HEADER_LEN
-        && bytes[..8] == MAGIC
-        && u16::from_le_bytes([bytes[8], bytes[9]]) == VERSION;
-    if !header_ok {
+    if check_header(bytes).is_err() {
         return (Vec::new(), from);
     }
     let mut out = TraceFile::default();
