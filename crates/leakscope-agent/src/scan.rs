@@ -76,8 +76,10 @@ impl BlockIndex {
                 j += 1;
             }
             let table = granules.len();
+            let n = ((end - base) >> GRANULE_SHIFT) + 1;
+            granules.reserve(n);
             let mut k = i;
-            for g in 0..((end - base) >> GRANULE_SHIFT) + 1 {
+            for g in 0..n {
                 let start = base + (g << GRANULE_SHIFT);
                 while k + 1 < j && blocks[k + 1].addr() <= start {
                     k += 1;
@@ -100,48 +102,67 @@ impl BlockIndex {
         BlockIndex { clusters, granules }
     }
 
-    /// Prefetches the granule entry [`BlockIndex::containing`] will read for `ptr`.
+    /// The cluster that may hold `ptr`.
     #[inline]
-    fn prefetch(&self, ptr: usize) {
-        let Some(c) = self
+    fn cluster(&self, ptr: usize) -> Option<&Cluster> {
+        let c = &self.clusters[self
             .clusters
             .partition_point(|c| c.base <= ptr)
-            .checked_sub(1)
-        else {
-            return;
-        };
-        let c = &self.clusters[c];
-        if ptr < c.end {
+            .checked_sub(1)?];
+        (ptr < c.end).then_some(c)
+    }
+
+    /// Prefetches the granule entry [`BlockIndex::locate`] will read for `ptr`.
+    #[inline]
+    fn prefetch(&self, ptr: usize) {
+        if let Some(c) = self.cluster(ptr) {
             prefetch(
                 &self.granules[c.table + ((ptr - c.base) >> GRANULE_SHIFT)] as *const u32 as usize,
             );
         }
     }
 
-    /// Index of the block containing `ptr` (zero-sized blocks cover one byte, as in Memcheck).
+    /// First half of a lookup: the block to step forward from for `ptr`, and where its cluster ends.
     #[inline]
-    fn containing(&self, blocks: &[Block], ptr: usize) -> Option<usize> {
-        let c = self
-            .clusters
-            .partition_point(|c| c.base <= ptr)
-            .checked_sub(1)?;
-        let c = &self.clusters[c];
-        if ptr >= c.end {
-            return None;
-        }
-        let mut i = match self.granules[c.table + ((ptr - c.base) >> GRANULE_SHIFT)] {
+    fn locate(&self, ptr: usize) -> Option<Located> {
+        let c = self.cluster(ptr)?;
+        let from = match self.granules[c.table + ((ptr - c.base) >> GRANULE_SHIFT)] {
             NONE => c.first,
             k => k as usize,
         };
-        while i + 1 < c.last && blocks[i + 1].addr() <= ptr {
+        Some(Located {
+            from: from as u32,
+            last: c.last as u32,
+        })
+    }
+
+    /// Second half: the block containing `ptr`, stepping forward from `at`.
+    #[inline]
+    fn containing_from(blocks: &[Block], ptr: usize, at: Located) -> Option<usize> {
+        let mut i = at.from as usize;
+        while i + 1 < at.last as usize && blocks[i + 1].addr() <= ptr {
             i += 1;
         }
         let b = &blocks[i];
         (b.addr() <= ptr && ptr < b.addr() + b.size().max(1)).then_some(i)
     }
+
+    /// Index of the block containing `ptr` (zero-sized blocks cover one byte, as in Memcheck).
+    #[inline]
+    fn containing(&self, blocks: &[Block], ptr: usize) -> Option<usize> {
+        Self::containing_from(blocks, ptr, self.locate(ptr)?)
+    }
 }
 
-/// How many blocks, and how many candidate pointers, wait in [`Scan::drain`]'s queues.
+/// Where [`BlockIndex::locate`] found a pointer's granule: the block to step forward from, and the end of
+/// its cluster.
+#[derive(Clone, Copy, Default)]
+struct Located {
+    from: u32,
+    last: u32,
+}
+
+/// How many blocks, and how many candidate pointers in each of two stages, wait in [`Scan::drain`]'s queues.
 const AHEAD: usize = 8;
 
 /// A short first-in first-out queue of items whose memory was prefetched when they entered it.
@@ -182,6 +203,30 @@ impl<T: Copy + Default> Queue<T> {
     }
 }
 
+/// How far ahead a [`Stride`] prefetches, in blocks, and how much of a block's memory is prefetched.
+const STRIDE_AHEAD: isize = 12;
+const PREFETCH_BYTES: usize = 256;
+
+/// Predicts the next blocks the scan will reach when it walks the block table in steps of one, up or
+/// down: a linked list allocated node after node, which the queues cannot help with (each block's
+/// pointer is known only once its memory arrived). Two equal steps in a row predict a third.
+#[derive(Default)]
+struct Stride {
+    last: usize,
+    step: isize,
+}
+
+impl Stride {
+    /// Records that block `i` left the mark stack; returns a block [`STRIDE_AHEAD`] steps further on.
+    fn predict(&mut self, i: usize, n: usize) -> Option<usize> {
+        let step = i as isize - self.last as isize;
+        let steady = step == self.step && step.abs() == 1;
+        (self.last, self.step) = (i, step);
+        let next = i as isize + step * STRIDE_AHEAD;
+        (steady && (0..n as isize).contains(&next)).then_some(next as usize)
+    }
+}
+
 /// The blocks being classified (sorted by address) and their scan state: one byte per block, plus the
 /// indirect bytes of clique leaders once there are unreached blocks. Nothing else is copied, so a scan of
 /// millions of blocks costs little more memory than the live table itself.
@@ -190,8 +235,11 @@ pub struct Scan<'a> {
     state: Vec<u8>,
     indirect: Vec<u64>,
     markstack: Vec<u32>,
-    /// Candidate pointers found in scanned blocks, waiting to be resolved: (pointer, prior_definite).
+    /// Candidate pointers found in scanned blocks, waiting for their granule entry: (pointer,
+    /// prior_definite).
     candidates: Queue<(usize, bool)>,
+    /// Candidates whose granule entry was read, waiting for the block entry and state it named.
+    located: Queue<(usize, bool, Located)>,
     index: BlockIndex,
     lo: usize,
     hi: usize,
@@ -207,19 +255,17 @@ pub struct Scan<'a> {
 impl<'a> Scan<'a> {
     /// `blocks` must be the live blocks, sorted by address.
     pub fn new(blocks: &'a [Block], maps: &'a [Mapping]) -> Self {
+        let index = BlockIndex::new(blocks);
         let lo = blocks.first().map_or(0, |b| b.addr());
-        let hi = blocks
-            .iter()
-            .map(|b| b.addr() + b.size().max(1))
-            .max()
-            .unwrap_or(0);
+        let hi = index.clusters.last().map_or(0, |c| c.end);
         Scan {
             blocks,
             state: vec![UNREACHED; blocks.len()],
             indirect: Vec::new(),
             markstack: Vec::new(),
             candidates: Queue::new(),
-            index: BlockIndex::new(blocks),
+            located: Queue::new(),
+            index,
             lo,
             hi,
             maps,
@@ -264,7 +310,18 @@ impl<'a> Scan<'a> {
         if ptr < self.lo || ptr >= self.hi {
             return None;
         }
-        let i = self.index.containing(self.blocks, ptr)?;
+        self.found(ptr, self.index.containing(self.blocks, ptr)?)
+    }
+
+    /// [`Scan::find`] for a pointer already located in the index.
+    #[inline]
+    fn find_located(&self, ptr: usize, at: Located) -> Option<usize> {
+        self.found(ptr, BlockIndex::containing_from(self.blocks, ptr, at)?)
+    }
+
+    /// Block `i`, which contains `ptr`, unless `ptr` is likelier glibc's than the program's.
+    #[inline]
+    fn found(&self, ptr: usize, i: usize) -> Option<usize> {
         // The last word of a chunk's usable size is the next chunk's header (its prev_size): a pointer
         // to exactly there is far likelier glibc's to that chunk (left in a stack slot or register by
         // malloc) than the program's to its block's last eight bytes.
@@ -288,7 +345,14 @@ impl<'a> Scan<'a> {
     /// A candidate pointer found in a root or in a block whose chain from the roots is `prior_definite`.
     #[inline]
     fn reach(&mut self, ptr: usize, prior_definite: bool) {
-        let Some(i) = self.find(ptr) else { return };
+        if let Some(i) = self.find(ptr) {
+            self.reach_block(ptr, i, prior_definite);
+        }
+    }
+
+    /// A candidate pointer `ptr` into block `i`.
+    #[inline]
+    fn reach_block(&mut self, ptr: usize, i: usize, prior_definite: bool) {
         let st = self.state(i);
         if st == REACHABLE {
             return;
@@ -305,8 +369,7 @@ impl<'a> Scan<'a> {
 
     /// A pointer found while gathering the clique led by `leader`.
     #[inline]
-    fn gather(&mut self, ptr: usize, leader: usize) {
-        let Some(i) = self.find(ptr) else { return };
+    fn gather(&mut self, i: usize, leader: usize) {
         if self.state(i) == UNREACHED && i != leader {
             self.push(i);
             self.indirect[leader] += self.blocks[i].size() as u64 + self.indirect[i];
@@ -432,22 +495,39 @@ impl<'a> Scan<'a> {
     /// state only rises, and a block is rescanned whenever its state does.
     fn drain(&mut self, leader: Option<usize>) {
         let mut blocks = Queue::<u32>::new();
+        let mut stride = Stride::default();
         loop {
             while !blocks.is_full() {
                 let Some(i) = self.markstack.pop() else {
                     break;
                 };
-                prefetch(self.blocks[i as usize].addr());
+                match stride.predict(i as usize, self.blocks.len()) {
+                    Some(next) => self.prefetch_block(next),
+                    None => prefetch(self.blocks[i as usize].addr()),
+                }
                 blocks.push(i);
             }
             let Some(i) = blocks.pop() else {
-                let Some((w, pd)) = self.candidates.pop() else {
+                if let Some(c) = self.candidates.pop() {
+                    self.locate(c, leader);
+                } else if let Some(l) = self.located.pop() {
+                    self.resolve(l, leader);
+                } else {
                     return;
-                };
-                self.resolve(w, pd, leader);
+                }
                 continue;
             };
             self.scan_block(i as usize, leader);
+        }
+    }
+
+    /// Prefetches the first lines of block `i`'s memory.
+    fn prefetch_block(&self, i: usize) {
+        let b = &self.blocks[i];
+        let mut a = b.addr() & !63;
+        while a < (b.addr() + b.size()).min(b.addr() + PREFETCH_BYTES) {
+            prefetch(a);
+            a += 64;
         }
     }
 
@@ -457,32 +537,71 @@ impl<'a> Scan<'a> {
         let prior_definite = self.state(i) != POSSIBLE;
         let (mut p, end) = self.block_words(i);
         self.scanned_bytes += end.saturating_sub(p) as u64;
-        let guarded = !self.unreadable.is_empty() && self.unreadable.overlaps(p, end);
-        while p < end {
-            let w = if guarded {
-                self.block_word(p)
-            } else {
-                self.word_at(p)
-            };
-            p += WORD;
-            if w < self.lo || w >= self.hi {
+        if !self.unreadable.is_empty() && self.unreadable.overlaps(p, end) {
+            while p < end {
+                self.candidate(self.block_word(p), prior_definite, leader);
+                p += WORD;
+            }
+            return;
+        }
+        // Most words of most heaps point nowhere near the heap: test four at a time, with one compare
+        // each, and look closer only when one of them falls inside it.
+        let span = self.hi - self.lo;
+        while p + 4 * WORD <= end {
+            let w = [0, 1, 2, 3].map(|k| self.word_at(p + k * WORD));
+            p += 4 * WORD;
+            if w.iter().all(|&w| w.wrapping_sub(self.lo) >= span) {
                 continue;
             }
-            if self.candidates.is_full() {
-                if let Some((w, pd)) = self.candidates.pop() {
-                    self.resolve(w, pd, leader);
-                }
+            for w in w {
+                self.candidate(w, prior_definite, leader);
             }
-            self.index.prefetch(w);
-            self.candidates.push((w, prior_definite));
+        }
+        while p < end {
+            self.candidate(self.word_at(p), prior_definite, leader);
+            p += WORD;
         }
     }
 
+    /// A word of a scanned block: queued as a candidate pointer if it points into the heap's span.
+    #[inline]
+    fn candidate(&mut self, w: usize, prior_definite: bool, leader: Option<usize>) {
+        if w.wrapping_sub(self.lo) >= self.hi - self.lo {
+            return;
+        }
+        if self.candidates.is_full() {
+            if let Some(c) = self.candidates.pop() {
+                self.locate(c, leader);
+            }
+        }
+        self.index.prefetch(w);
+        self.candidates.push((w, prior_definite));
+    }
+
+    /// Moves a candidate whose granule entry has arrived on to the second queue, prefetching the block
+    /// entry and state byte that entry names.
+    fn locate(&mut self, (w, pd): (usize, bool), leader: Option<usize>) {
+        let Some(at) = self.index.locate(w) else {
+            return;
+        };
+        if self.located.is_full() {
+            if let Some(l) = self.located.pop() {
+                self.resolve(l, leader);
+            }
+        }
+        prefetch(&self.blocks[at.from as usize] as *const Block as usize);
+        prefetch(&self.state[at.from as usize] as *const u8 as usize);
+        self.located.push((w, pd, at));
+    }
+
     /// A candidate pointer found in a block whose chain from the roots is `prior_definite`.
-    fn resolve(&mut self, w: usize, prior_definite: bool, leader: Option<usize>) {
+    fn resolve(&mut self, (w, prior_definite, at): (usize, bool, Located), leader: Option<usize>) {
+        let Some(i) = self.find_located(w, at) else {
+            return;
+        };
         match leader {
-            None => self.reach(w, prior_definite),
-            Some(l) => self.gather(w, l),
+            None => self.reach_block(w, i, prior_definite),
+            Some(l) => self.gather(i, l),
         }
     }
 
