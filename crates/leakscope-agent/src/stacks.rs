@@ -35,9 +35,8 @@ pub fn shared_stripe() -> usize {
     OWNED + cpu as usize % PER_CPU
 }
 
-/// Cumulative counters of one stripe, two per event: live amounts are differences (allocated minus
-/// freed) instead of counters of their own, which would cost two more locked adds.
-#[repr(align(64))]
+/// Cumulative counters of one site in one stripe, two per event: live amounts are differences (allocated
+/// minus freed) instead of counters of their own, which would cost two more locked adds.
 struct Counters {
     allocs: AtomicU64,
     alloc_bytes: AtomicU64,
@@ -45,15 +44,29 @@ struct Counters {
     freed_bytes: AtomicU64,
 }
 
-impl Counters {
-    const fn new() -> Self {
-        Counters {
-            allocs: AtomicU64::new(0),
-            alloc_bytes: AtomicU64::new(0),
-            frees: AtomicU64::new(0),
-            freed_bytes: AtomicU64::new(0),
-        }
+/// The counters of [`PAGE`] consecutive site ids, stripe after stripe: `[STRIPES][PAGE]`, one mapping per
+/// page of sites, created with the page's first site. Counters are kept apart from the sites, stripe by
+/// stripe, so that a site costs 32 bytes in each stripe some thread wrote to (pages of stripes nobody
+/// writes are never touched, so take no memory) instead of a cache line per stripe: a program with a
+/// million distinct stacks took 2.9 GB. Neighbouring sites share a line only within a stripe, which one
+/// thread owns (or, for the shared stripes, one CPU mostly uses).
+static COUNTER_PAGES: [AtomicPtr<Counters>; PAGE] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; PAGE];
+
+const COUNTER_PAGE_BYTES: usize = STRIPES * PAGE * core::mem::size_of::<Counters>();
+
+/// The counters of site `id` in `stripe`; None before its page exists (ids are published after it).
+#[inline]
+fn counters(id: u32, stripe: usize) -> Option<&'static Counters> {
+    let page = COUNTER_PAGES
+        .get(id as usize >> PAGE_BITS)?
+        .load(Ordering::Acquire);
+    if page.is_null() {
+        return None;
     }
+    let i = stripe.min(STRIPES - 1) * PAGE + (id as usize & (PAGE - 1));
+    // SAFETY: the page holds STRIPES * PAGE counters and is never freed.
+    Some(unsafe { &*page.add(i) })
 }
 
 /// Adds `v` to a counter; `owned`: only this thread ever writes it, so no locked instruction is needed
@@ -67,12 +80,42 @@ fn add(c: &AtomicU64, v: u64, owned: bool) {
     }
 }
 
-/// One allocation site: its stack and live totals.
+/// Counts a block in at site `id`: its (bytes, blocks) weight, (size, 1) unless sampling. `stripe`: the
+/// caller's own stripe (below [`OWNED`]) or a shared one (below [`STRIPES`]).
+#[inline]
+pub fn on_alloc(id: u32, (bytes, blocks): (u64, u64), stripe: usize) {
+    if let Some(c) = counters(id, stripe) {
+        let owned = stripe < OWNED;
+        add(&c.allocs, blocks, owned);
+        add(&c.alloc_bytes, bytes, owned);
+    }
+}
+
+/// Counts a block out of site `id`, with the weight it came in with.
+#[inline]
+pub fn on_free(id: u32, (bytes, blocks): (u64, u64), stripe: usize) {
+    if let Some(c) = counters(id, stripe) {
+        let owned = stripe < OWNED;
+        add(&c.frees, blocks, owned);
+        add(&c.freed_bytes, bytes, owned);
+    }
+}
+
+/// Asks for the cache line of site `id`'s counters in `stripe`, which [`on_alloc`] will update: the line
+/// is usually cold (the program's own data evicts it between two allocations at a site).
+#[inline]
+pub fn prefetch(id: u32, stripe: usize) {
+    if let Some(c) = counters(id, stripe) {
+        crate::prefetch(c as *const Counters as usize);
+    }
+}
+
+/// One allocation site: its stack, and what the last snapshot wrote of it. Sites and their frames live in
+/// an arena, exactly sized: they are never freed.
 pub struct Site {
     pub id: u32,
     hash: u64,
-    pub frames: Box<[usize]>,
-    stripes: [Counters; STRIPES],
+    pub frames: &'static [usize],
     /// Whether the definition has been written to the trace.
     pub written: AtomicBool,
     /// Values in the last snapshot written (to write only sites that changed).
@@ -81,38 +124,12 @@ pub struct Site {
 }
 
 impl Site {
-    /// Counts a block in: its (bytes, blocks) weight, (size, 1) unless sampling. `stripe`: the caller's
-    /// own stripe (below [`OWNED`]) or a shared one (below [`STRIPES`]).
-    #[inline]
-    pub fn on_alloc(&self, (bytes, blocks): (u64, u64), stripe: usize) {
-        let owned = stripe < OWNED;
-        let c = &self.stripes[stripe.min(STRIPES - 1)];
-        add(&c.allocs, blocks, owned);
-        add(&c.alloc_bytes, bytes, owned);
-    }
-
-    /// Asks for the cache line of `stripe`'s counters, which [`Site::on_alloc`] will update: the line is
-    /// usually cold (the program's own data evicts it between two allocations at a site).
-    #[inline]
-    pub fn prefetch(&self, stripe: usize) {
-        crate::prefetch(&self.stripes[stripe.min(STRIPES - 1)] as *const Counters as usize);
-    }
-
-    /// Counts a block out, with the weight it came in with.
-    #[inline]
-    pub fn on_free(&self, (bytes, blocks): (u64, u64), stripe: usize) {
-        let owned = stripe < OWNED;
-        let c = &self.stripes[stripe.min(STRIPES - 1)];
-        add(&c.frees, blocks, owned);
-        add(&c.freed_bytes, bytes, owned);
-    }
-
     /// Live and cumulative amounts now. Frees are read first: a block freed between the two reads is then
     /// still counted live, never negative.
     pub fn sample(&self) -> SiteSample {
         let sum = |f: fn(&Counters) -> &AtomicU64| -> u64 {
-            self.stripes
-                .iter()
+            (0..STRIPES)
+                .filter_map(|k| counters(self.id, k))
                 .map(|c| f(c).load(Ordering::Relaxed))
                 .sum()
         };
@@ -130,6 +147,51 @@ impl Site {
     /// Whether any block of this site is live.
     pub fn has_live(&self) -> bool {
         self.sample().live_blocks > 0
+    }
+}
+
+/// Bump allocation of sites and frames (under [`INSERT`]): the general allocator's power-of-two classes
+/// would round a 22-frame stack's 176 bytes up to 256.
+struct Arena {
+    next: usize,
+    end: usize,
+}
+
+const ARENA_CHUNK: usize = 1 << 20;
+
+impl Arena {
+    /// `len` bytes aligned to 8, or None when out of memory.
+    fn take(&mut self, len: usize) -> Option<*mut u8> {
+        let len = (len + 7) & !7;
+        if self.next + len > self.end {
+            let size = ARENA_CHUNK.max(len);
+            let p = crate::mem::map(size);
+            if p.is_null() {
+                return None;
+            }
+            (self.next, self.end) = (p as usize, p as usize + size);
+        }
+        let p = self.next;
+        self.next += len;
+        Some(p as *mut u8)
+    }
+
+    fn site(&mut self, site: Site) -> Option<&'static Site> {
+        let p = self.take(core::mem::size_of::<Site>())?.cast::<Site>();
+        // SAFETY: fresh arena memory of Site's size, 8-aligned; never freed.
+        unsafe {
+            p.write(site);
+            Some(&*p)
+        }
+    }
+
+    fn frames(&mut self, frames: &[usize]) -> Option<&'static [usize]> {
+        let p = self.take(core::mem::size_of_val(frames))?.cast::<usize>();
+        // SAFETY: as above, room for frames.len() words.
+        unsafe {
+            p.copy_from_nonoverlapping(frames.as_ptr(), frames.len());
+            Some(core::slice::from_raw_parts(p, frames.len()))
+        }
     }
 }
 
@@ -176,9 +238,10 @@ impl Table {
 
 static TABLE: AtomicPtr<Table> = AtomicPtr::new(core::ptr::null_mut());
 static COUNT: AtomicU32 = AtomicU32::new(0);
-static INSERT: SpinLock<()> = SpinLock::new(());
+static INSERT: SpinLock<Arena> = SpinLock::new(Arena { next: 0, end: 0 });
 
-/// id → site, two levels so it never moves: 4096 pages of 4096 entries.
+/// id → site, two levels so it never moves: 4096 pages of 4096 entries (site counters are paged the same
+/// way).
 const PAGE_BITS: u32 = 12;
 const PAGE: usize = 1 << PAGE_BITS;
 static BY_ID: [AtomicPtr<[AtomicPtr<Site>; PAGE]>; PAGE] =
@@ -200,7 +263,7 @@ pub fn intern(frames: &[usize], hash: u64) -> Option<&'static Site> {
 
 #[cold]
 fn intern_slow(hash: u64, frames: &[usize]) -> Option<&'static Site> {
-    let _g = INSERT.lock();
+    let mut arena = INSERT.lock();
     let mut t = TABLE.load(Ordering::Acquire);
     if !t.is_null() {
         // SAFETY: as above.
@@ -216,15 +279,18 @@ fn intern_slow(hash: u64, frames: &[usize]) -> Option<&'static Site> {
     if t.is_null() || (id as usize + 1) * 2 > unsafe { (&(*t)).slots.len() } {
         t = grow(t);
     }
-    let site: &'static Site = Box::leak(Box::new(Site {
+    if !counter_page(id) {
+        return None;
+    }
+    let frames = arena.frames(frames)?;
+    let site = arena.site(Site {
         id,
         hash,
-        frames: frames.into(),
-        stripes: [const { Counters::new() }; STRIPES],
+        frames,
         written: AtomicBool::new(false),
         snap_allocs: AtomicU64::new(0),
         snap_live: AtomicU64::new(0),
-    }));
+    })?;
     publish_id(site);
     // SAFETY: as above.
     unsafe { &*t }.insert(site);
@@ -247,6 +313,19 @@ fn grow(old: *mut Table) -> *mut Table {
     }
     TABLE.store(t, Ordering::Release);
     t
+}
+
+/// Makes sure the counter page of site `id` exists (false: out of memory).
+fn counter_page(id: u32) -> bool {
+    let slot = &COUNTER_PAGES[id as usize >> PAGE_BITS];
+    if slot.load(Ordering::Acquire).is_null() {
+        let p = crate::mem::map_sparse(COUNTER_PAGE_BYTES);
+        if p.is_null() {
+            return false;
+        }
+        slot.store(p.cast(), Ordering::Release);
+    }
+    true
 }
 
 fn publish_id(site: &'static Site) {

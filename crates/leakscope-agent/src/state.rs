@@ -613,7 +613,7 @@ pub fn site_for(t: &ThreadState, size: usize, caller: unwind::Caller) -> u32 {
 #[inline]
 pub fn record_alloc(t: &ThreadState, p: usize, size: usize, shift: u32, site: u32) {
     if let Some(s) = counted_site(site) {
-        s.on_alloc(weight(size), t.counter_stripe());
+        stacks::on_alloc(s, weight(size), t.counter_stripe());
     }
     let block = crate::live::Block::new(p, size, site, TICK.load(Ordering::Relaxed));
     crate::live::adopt(&block, shift);
@@ -627,16 +627,14 @@ pub fn forget(t: &ThreadState, b: &crate::live::Block) {
 
 fn forget_in(b: &crate::live::Block, stripe: usize) {
     if let Some(s) = counted_site(b.site()) {
-        s.on_free(weight(b.size()), stripe);
+        stacks::on_free(s, weight(b.size()), stripe);
     }
 }
 
-/// The site whose counters a block at `site` counts in (none for the unsampled sentinel).
+/// The site whose counters a block at `site` counts in (none for the unsampled sentinel or no site).
 #[inline]
-fn counted_site(site: u32) -> Option<&'static stacks::Site> {
-    Some(site)
-        .filter(|&s| !is_unsampled(s))
-        .and_then(stacks::by_id)
+fn counted_site(site: u32) -> Option<u32> {
+    Some(site).filter(|&s| s != u32::MAX && !is_unsampled(s))
 }
 
 /// Asks for the counter line [`record_alloc`] will update for a block at `site` (for thread `t`): called
@@ -645,7 +643,7 @@ fn counted_site(site: u32) -> Option<&'static stacks::Site> {
 #[inline]
 pub fn prefetch_counters(t: &ThreadState, site: u32) {
     if let Some(s) = counted_site(site) {
-        s.prefetch(t.stripe);
+        stacks::prefetch(s, t.stripe);
     }
 }
 

@@ -127,6 +127,9 @@ pub fn emit(rec: &Record) {
 
 /// Writes the definitions of the given sites that are not in the trace yet.
 pub fn define_sites(ids: impl Iterator<Item = u32>) {
+    // Written in chunks as they are found: a big program can have hundreds of thousands of stacks, and
+    // the definitions' memory stays with the agent's allocator once freed.
+    const CHUNK: usize = 4096;
     let mut defs = Vec::new();
     for id in ids {
         let Some(site) = stacks::by_id(id) else {
@@ -138,13 +141,17 @@ pub fn define_sites(ids: impl Iterator<Item = u32>) {
                 frames: site.frames.iter().map(|&f| f as u64).collect(),
             });
         }
+        if defs.len() == CHUNK {
+            emit_stacks(core::mem::take(&mut defs));
+        }
     }
-    // Keep chunks moderate in size: a big program can have hundreds of thousands of stacks.
-    for part in defs.chunks(4096) {
-        emit(&Record::Stacks(Stacks {
-            stacks: part.to_vec(),
-        }));
+    if !defs.is_empty() {
+        emit_stacks(defs);
     }
+}
+
+fn emit_stacks(stacks: Vec<StackDef>) {
+    emit(&Record::Stacks(Stacks { stacks }));
 }
 
 pub fn lock_for_fork() {
