@@ -5,8 +5,8 @@ use crate::fasthash::FastMap;
 use crate::frames;
 use crate::model::{ProcessTrace, Processes};
 use crate::modules::ModuleMap;
-use crate::sites::{SiteReport, TimelineReport};
-use crate::symbolize::{Frame, Symbolizer};
+use crate::sites::{OmittedSites, SiteReport, TimelineReport};
+use crate::symbolize::{Frame, Stack, Symbolizer};
 use leakscope_trace::{ExitStatus, LeakKind, Leaks, Message, ProcessEnd, ScanStats, TraceFile};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -46,7 +46,7 @@ pub struct LossRecord {
     /// Bytes of the indirectly lost blocks hanging off this record's blocks (definite records only).
     pub indirect_bytes: u64,
     /// Innermost first, allocator plumbing dropped, inlined calls as frames of their own.
-    pub stack: Vec<Frame>,
+    pub stack: Stack,
     /// Index in `stack` of the first frame in the program's own code.
     pub site: Option<usize>,
     /// The agent's stack ids merged into this record.
@@ -99,7 +99,7 @@ pub struct LiveSite {
     pub blocks: u64,
     pub allocs: u64,
     pub alloc_bytes: u64,
-    pub stack: Vec<Frame>,
+    pub stack: Stack,
     pub site: Option<usize>,
 }
 
@@ -143,6 +143,8 @@ pub struct ProcessReport {
     /// Every allocation site with live memory at the end (or at the last snapshot of the running program),
     /// growing sites first.
     pub sites: Vec<SiteReport>,
+    /// Sites beyond [`crate::sites::MAX_SITES`] with less memory than all of `sites`, not analyzed.
+    pub sites_omitted: OmittedSites,
     /// Set when the report is that of a live check ([`Options::check_pid`]).
     pub check: Option<CheckReport>,
 }
@@ -295,6 +297,7 @@ fn process_report(
         messages: p.messages.clone(),
         timeline: None,
         sites: Vec::new(),
+        sites_omitted: OmittedSites::default(),
         check: None,
     };
     let mut stacks = StackSource {
@@ -303,6 +306,7 @@ fn process_report(
         modules: procs.modules(i),
         sym,
         missing: 0,
+        cache: FastMap::default(),
     };
     let checking = opts.check_pid == Some(p.pid);
     let scan: Option<&Leaks> = if checking {
@@ -333,7 +337,8 @@ fn process_report(
     for r in scan.iter().flat_map(|l| &l.records) {
         kinds.entry(r.stack).or_default()[r.kind as usize] += r.bytes;
     }
-    let (timeline, sites) = crate::sites::build(p, &kinds, &mut |id| stacks.get(id));
+    let (timeline, sites, omitted) = crate::sites::build(p, &kinds, &mut |id| stacks.get(id));
+    report.sites_omitted = omitted;
     report.timeline = timeline;
     report.sites = sites;
     if stacks.missing > 0 {
@@ -352,6 +357,8 @@ struct StackSource<'a> {
     modules: &'a ModuleMap,
     sym: &'a mut Symbolizer,
     missing: usize,
+    /// Stacks symbolized so far, by id: the records and the sites ask for the same ones.
+    cache: FastMap<u32, (Stack, Option<usize>)>,
 }
 
 impl StackSource<'_> {
@@ -360,12 +367,18 @@ impl StackSource<'_> {
         self.procs.stack(self.index, id) == Some(&[1][..])
     }
 
-    fn get(&mut self, id: u32) -> (Vec<Frame>, Option<usize>) {
+    fn get(&mut self, id: u32) -> (Stack, Option<usize>) {
+        if let Some(got) = self.cache.get(&id) {
+            return got.clone();
+        }
         let Some(addrs) = self.procs.stack(self.index, id) else {
             self.missing += 1;
-            return (Vec::new(), None);
+            return (Stack::default(), None);
         };
-        report_stack(self.sym, self.modules, addrs)
+        let (stack, site) = report_stack(self.sym, self.modules, addrs);
+        let got = (Stack::from(stack), site);
+        self.cache.insert(id, got.clone());
+        got
     }
 }
 
@@ -396,7 +409,7 @@ fn check_report(
 ) -> Option<CheckReport> {
     let last = p.checks.last()?;
     let previous = p.checks.len().checked_sub(2).map(|i| &p.checks[i]);
-    let before: FastMap<(LeakKind, Vec<Frame>), (u64, u64)> = previous
+    let before: FastMap<(LeakKind, Stack), (u64, u64)> = previous
         .map(|prev| loss_records(&prev.records, stacks))
         .unwrap_or_default()
         .into_iter()
@@ -441,12 +454,12 @@ fn summarize(records: &[leakscope_trace::LossRecord]) -> Summary {
 fn loss_records(raw: &[leakscope_trace::LossRecord], stacks: &mut StackSource) -> Vec<LossRecord> {
     let mut out: Vec<LossRecord> = Vec::new();
     // Stacks that differ only in the plumbing frames dropped from them are the same call site.
-    let mut index: FastMap<(LeakKind, Vec<Frame>), usize> = FastMap::default();
+    let mut index: FastMap<(LeakKind, Stack), usize> = FastMap::default();
     let sampled = stacks.procs.list[stacks.index].start.sample_rate > 0;
     for r in raw {
         let unsampled = sampled && stacks.is_unsampled(r.stack);
         let (stack, site) = if unsampled {
-            (Vec::new(), None)
+            (Stack::default(), None)
         } else {
             stacks.get(r.stack)
         };
@@ -499,10 +512,11 @@ fn loss_records(raw: &[leakscope_trace::LossRecord], stacks: &mut StackSource) -
 
 fn heap_report(p: &ProcessTrace, stacks: &mut StackSource) -> Option<HeapReport> {
     let heap = p.heap.as_ref()?;
-    let mut sites: Vec<LiveSite> = heap
-        .sites
-        .values()
-        .filter(|s| s.live_blocks > 0)
+    let mut live: Vec<&leakscope_trace::SiteSample> =
+        heap.sites.values().filter(|s| s.live_blocks > 0).collect();
+    live.sort_by_key(|s| (std::cmp::Reverse((s.live_bytes, s.live_blocks)), s.stack));
+    let sites: Vec<LiveSite> = live
+        .into_iter()
         .map(|s| {
             let (stack, site) = stacks.get(s.stack);
             LiveSite {
@@ -515,7 +529,6 @@ fn heap_report(p: &ProcessTrace, stacks: &mut StackSource) -> Option<HeapReport>
             }
         })
         .collect();
-    sites.sort_by_key(|s| std::cmp::Reverse((s.bytes, s.blocks)));
     Some(HeapReport {
         time_ns: heap.time_ns,
         rss: heap.rss,

@@ -8,7 +8,7 @@ use leakscope_trace::{
     Ages, AgesTrigger, ExitStatus, LeakKind, Leaks, Message, Origin, ProcessEnd, ProcessStart,
     Record, RunInfo, SiteSample, Snapshot, TraceFile, Trigger,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 /// Everything one process image wrote.
 #[derive(Debug, Clone)]
@@ -55,10 +55,10 @@ pub struct Timeline {
     pub heap_bytes: Vec<u64>,
     /// (tick, time_ns) of the first snapshot that carried each tick, in order.
     pub ticks: Vec<(u64, u64)>,
-    pub sites: HashMap<u32, Vec<Point>>,
+    pub sites: FastMap<u32, Vec<Point>>,
     /// Index of the snapshot written after the exit scan (the program's teardown, left out of fits).
     pub exit_index: Option<usize>,
-    live: HashMap<u32, u64>,
+    live: FastMap<u32, u64>,
     total: u64,
 }
 
@@ -139,7 +139,7 @@ pub struct HeapState {
     /// ns since the image started.
     pub time_ns: u64,
     pub rss: u64,
-    pub sites: BTreeMap<u32, SiteSample>,
+    pub sites: FastMap<u32, SiteSample>,
 }
 
 impl ProcessTrace {

@@ -8,7 +8,7 @@
 use crate::fasthash::FastMap;
 use crate::growth::{self, Bins, Growth, Turnover, Verdict};
 use crate::model::{Point, ProcessTrace};
-use crate::symbolize::Frame;
+use crate::symbolize::{Frame, Stack};
 use leakscope_trace::LeakKind;
 use std::collections::HashMap;
 
@@ -54,7 +54,7 @@ pub struct AgeReport {
 /// One allocation site over the run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SiteReport {
-    pub stack: Vec<Frame>,
+    pub stack: Stack,
     /// Index in `stack` of the first frame in the program's own code.
     pub site: Option<usize>,
     pub stack_ids: Vec<u32>,
@@ -93,8 +93,8 @@ impl SiteReport {
 pub fn build(
     p: &ProcessTrace,
     kinds: &HashMap<u32, [u64; 4]>,
-    resolve: &mut dyn FnMut(u32) -> (Vec<Frame>, Option<usize>),
-) -> (Option<TimelineReport>, Vec<SiteReport>) {
+    resolve: &mut dyn FnMut(u32) -> (Stack, Option<usize>),
+) -> (Option<TimelineReport>, Vec<SiteReport>, OmittedSites) {
     let tl = &p.timeline;
     let running = tl.running_len();
     let timeline = timeline_report(p);
@@ -108,15 +108,21 @@ pub fn build(
         tail_start: bins.start(bins.count().saturating_sub(tail)),
     };
     let mut groups: Vec<Group> = Vec::new();
-    let mut by_stack: FastMap<Vec<Frame>, usize> = FastMap::default();
-    let mut ids: Vec<&u32> = tl.sites.keys().collect();
-    ids.sort();
-    for &id in ids {
+    let mut by_stack: FastMap<Stack, usize> = FastMap::default();
+    let mut ids: Vec<(u32, leakscope_trace::SiteSample)> = tl
+        .sites
+        .iter()
+        .map(|(&id, points)| {
+            let at_end = end.and_then(|e| e.get(&id)).copied().unwrap_or_default();
+            (id, at_end, points)
+        })
+        .filter(|(_, at_end, points)| at_end.live_blocks > 0 || live_in_tail(points, &span))
+        .map(|(id, at_end, _)| (id, at_end))
+        .collect();
+    let omitted = keep_largest(&mut ids, tl);
+    ids.sort_by_key(|&(id, _)| id);
+    for (id, at_end) in ids {
         let points = &tl.sites[&id];
-        let at_end = end.and_then(|e| e.get(&id)).copied().unwrap_or_default();
-        if at_end.live_blocks == 0 && !live_in_tail(points, &span) {
-            continue;
-        }
         let (stack, site) = resolve(id);
         let g = *by_stack.entry(stack.clone()).or_insert_with(|| {
             groups.push(Group::new(stack, site, bins.count()));
@@ -130,7 +136,50 @@ pub fn build(
         attach_ages(p, ages, &mut sites);
     }
     rank(&mut sites);
-    (timeline, sites)
+    (timeline, sites, omitted)
+}
+
+/// Most sites a report analyzes (groups, fits and ranks). A program with a million distinct stacks would
+/// otherwise take minutes and gigabytes for sites of a few blocks each.
+pub const MAX_SITES: usize = 20_000;
+
+/// The sites of a report beyond [`MAX_SITES`], the ones with the least memory, left out of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OmittedSites {
+    pub sites: usize,
+    /// What they held at the end.
+    pub live_bytes: u64,
+    pub live_blocks: u64,
+    /// The most one of them held at a snapshot.
+    pub max_peak_bytes: u64,
+}
+
+/// Keeps the [`MAX_SITES`] sites of `ids` with the most memory at their peak (then at the end), and
+/// sums up the others.
+fn keep_largest(
+    ids: &mut Vec<(u32, leakscope_trace::SiteSample)>,
+    tl: &crate::model::Timeline,
+) -> OmittedSites {
+    if ids.len() <= MAX_SITES {
+        return OmittedSites::default();
+    }
+    let peak = |id: u32| tl.sites[&id].iter().map(|pt| pt.bytes).max().unwrap_or(0);
+    let mut keyed: Vec<(u64, u64, (u32, leakscope_trace::SiteSample))> = ids
+        .iter()
+        .map(|&(id, end)| (peak(id).max(end.live_bytes), end.live_bytes, (id, end)))
+        .collect();
+    keyed.select_nth_unstable_by_key(MAX_SITES, |&(peak, live, (id, _))| {
+        std::cmp::Reverse((peak, live, id))
+    });
+    let mut out = OmittedSites::default();
+    for &(peak, _, (_, end)) in &keyed[MAX_SITES..] {
+        out.sites += 1;
+        out.live_bytes += end.live_bytes;
+        out.live_blocks += end.live_blocks;
+        out.max_peak_bytes = out.max_peak_bytes.max(peak);
+    }
+    *ids = keyed[..MAX_SITES].iter().map(|&(_, _, x)| x).collect();
+    out
 }
 
 /// Each group's growth fit, in order. A report may have thousands of sites, each fitted on its own: the
@@ -168,15 +217,29 @@ fn judge_moving_shares(sites: &mut [SiteReport], times: &[f64]) {
         s.site_frame()
             .map(|f| (f.function.clone(), f.file.clone(), f.line))
     };
+    if sites.iter().all(|s| s.growth.verdict != Verdict::Growing) {
+        return;
+    }
+    // Sites by allocation frame: a report can have a million sites, a scan of all for each was quadratic.
+    let mut by_frame: FastMap<_, Vec<usize>> = FastMap::default();
+    for (i, s) in sites.iter().enumerate() {
+        if let Some(key) = frame_key(s) {
+            by_frame.entry(key).or_default().push(i);
+        }
+    }
     for i in 0..sites.len() {
-        let (g, key) = (sites[i].growth, frame_key(&sites[i]));
-        if g.verdict != Verdict::Growing || key.is_none() {
+        let g = sites[i].growth;
+        if g.verdict != Verdict::Growing {
             continue;
         }
-        let partners: Vec<usize> = (0..sites.len())
+        let Some(same) = frame_key(&sites[i]).and_then(|k| by_frame.get(&k)) else {
+            continue;
+        };
+        let partners: Vec<usize> = same
+            .iter()
+            .copied()
             .filter(|&j| {
                 j != i
-                    && frame_key(&sites[j]) == key
                     && sites[j].growth.verdict != Verdict::Growing
                     && sites[j].growth.bytes_per_sec <= -0.5 * g.bytes_per_sec
             })
@@ -217,7 +280,7 @@ pub fn rank(sites: &mut [SiteReport]) {
 
 /// Stack ids with the same symbolized stack, summed.
 struct Group {
-    stack: Vec<Frame>,
+    stack: Stack,
     site: Option<usize>,
     ids: Vec<u32>,
     bytes: Vec<f64>,
@@ -270,7 +333,7 @@ struct Span<'a> {
 }
 
 impl Group {
-    fn new(stack: Vec<Frame>, site: Option<usize>, bins: usize) -> Group {
+    fn new(stack: Stack, site: Option<usize>, bins: usize) -> Group {
         Group {
             stack,
             site,

@@ -27,6 +27,10 @@ pub struct Frame {
     pub inlined: bool,
 }
 
+/// A symbolized stack, shared: a report refers to each of its stacks from several places (records, sites,
+/// the maps that merge them), and a program can have a million of them.
+pub type Stack = Arc<[Frame]>;
+
 /// Stacks are grouped by their frames: hashing only the numbers (equal frames still hash equally) spares
 /// hashing every name and path of every frame, which was a tenth of a large report's time.
 impl std::hash::Hash for Frame {

@@ -315,3 +315,50 @@ fn truncated_trace_keeps_complete_chunks_and_warns() {
         .iter()
         .any(|w| w.contains("stacks are missing")));
 }
+
+/// A program with more sites than a report analyzes: the ones with the most memory stay (each whole), the
+/// rest are summed up.
+#[test]
+fn sites_beyond_the_limit_are_the_smallest_and_summed() {
+    use leakscope_analysis::MAX_SITES;
+    let n = MAX_SITES as u32 + 50;
+    // Site i holds 16 * i bytes in i blocks at the end; each has a stack of its own.
+    let site = |i: u32| SiteSample {
+        stack: i,
+        live_bytes: 16 * u64::from(i),
+        live_blocks: u64::from(i),
+        allocs: u64::from(i),
+        alloc_bytes: 16 * u64::from(i),
+    };
+    let addrs: Vec<[u64; 1]> = (1..=n).map(|i| [0x1000 + u64::from(i)]).collect();
+    let defs: Vec<(u32, &[u64])> = (1..=n).map(|i| (i, &addrs[i as usize - 1][..])).collect();
+    let snap = |t: u64| {
+        Record::Snapshot(Snapshot {
+            time_ns: t * 100_000_000,
+            rss: 4096,
+            sites: (1..=n).map(site).collect(),
+            tick: None,
+        })
+    };
+    let mut chunks = vec![
+        (20, start(1, Origin::Exec, "/bin/prog")),
+        (20, stacks(&defs)),
+    ];
+    chunks.extend((1..=6).map(|t| (20, snap(t))));
+    chunks.push((20, end(ExitStatus::Code(0))));
+    let a = run(&chunks, &Options::default());
+    let root = a.root.as_ref().unwrap();
+    assert_eq!(root.sites.len(), MAX_SITES);
+    let smallest = root.sites.iter().map(|s| s.live_bytes).min().unwrap();
+    assert_eq!(smallest, 16 * 51);
+    let o = root.sites_omitted;
+    assert_eq!(
+        (o.sites, o.live_blocks, o.live_bytes, o.max_peak_bytes),
+        (
+            50,
+            (1..=50).sum::<u64>(),
+            16 * (1..=50).sum::<u64>(),
+            16 * 50
+        )
+    );
+}

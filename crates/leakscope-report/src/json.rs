@@ -52,8 +52,12 @@ struct Process<'a> {
     heap_usage: Option<Usage>,
     process_warnings: &'a [String],
     messages: Vec<Message<'a>>,
-    /// Every allocation site with live memory at the end, growing sites first.
+    /// Every allocation site with live memory at the end, growing sites first (at most the 20,000 with
+    /// the most memory: see `sites_omitted`).
     sites: Vec<Site<'a>>,
+    /// The sites left out of `sites`, summed: present only when there were more than 20,000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sites_omitted: Option<Omitted>,
     /// Heap and RSS over time; null without snapshots.
     timeline: Option<Timeline>,
     /// `leakscope check` only: which check this is.
@@ -68,6 +72,14 @@ struct Process<'a> {
     /// `leakscope check` only: loss records that grew since the previous check.
     #[serde(skip_serializing_if = "Option::is_none")]
     increased: Option<Vec<Grown<'a>>>,
+}
+
+#[derive(Serialize)]
+struct Omitted {
+    sites: usize,
+    live_bytes: u64,
+    live_blocks: u64,
+    max_peak_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -422,6 +434,12 @@ fn process(r: &ProcessReport, with_exit_code: bool) -> Process<'_> {
             })
             .collect(),
         sites: r.sites.iter().map(site).collect(),
+        sites_omitted: (r.sites_omitted.sites > 0).then_some(Omitted {
+            sites: r.sites_omitted.sites,
+            live_bytes: r.sites_omitted.live_bytes,
+            live_blocks: r.sites_omitted.live_blocks,
+            max_peak_bytes: r.sites_omitted.max_peak_bytes,
+        }),
         timeline: r.timeline.as_ref().map(timeline),
         check: r.check.as_ref().map(check),
         pause_ms: r.check.as_ref().map(|c| round(c.pause_ns as f64 / 1e6, 3)),
@@ -448,6 +466,7 @@ fn nothing_recorded<'a>() -> Process<'a> {
         process_warnings: &[],
         messages: Vec::new(),
         sites: Vec::new(),
+        sites_omitted: None,
         timeline: None,
         check: None,
         pause_ms: None,

@@ -104,7 +104,7 @@ fn process(out: &mut String, r: &ProcessReport, ctx: &Context, p: &Paint) {
         (None, None) => {}
     }
     if let Some(t) = &r.timeline {
-        over_time(out, t, &r.sites, p);
+        over_time(out, t, r, p);
     }
 }
 
@@ -380,10 +380,11 @@ const SHOWN_STABLE: usize = 3;
 const SPARK: usize = 48;
 
 /// The heap over time and the sites' growth verdicts (only with enough snapshots for a curve).
-fn over_time(out: &mut String, t: &TimelineReport, sites: &[SiteReport], p: &Paint) {
+fn over_time(out: &mut String, t: &TimelineReport, r: &ProcessReport, p: &Paint) {
     if t.snapshots < 5 {
         return;
     }
+    let sites = &r.sites;
     let last = |v: &[f64]| v.last().copied().unwrap_or(0.0);
     let _ = writeln!(
         out,
@@ -431,8 +432,21 @@ fn over_time(out: &mut String, t: &TimelineReport, sites: &[SiteReport], p: &Pai
     if shown < sites.len() {
         let _ = writeln!(
             out,
-            "\n({} more sites not shown: the JSON report lists every site)",
+            "\n({} more sites not shown: the JSON report lists them)",
             sites.len() - shown
+        );
+    }
+    let o = &r.sites_omitted;
+    if o.sites > 0 {
+        let _ = writeln!(
+            out,
+            "({} smaller sites not analyzed, none above {} at its peak: {} in {} blocks at the end; a \
+             report judges the {} sites with the most memory)",
+            o.sites,
+            size(o.max_peak_bytes as f64),
+            size(o.live_bytes as f64),
+            o.live_blocks,
+            sites.len()
         );
     }
 }

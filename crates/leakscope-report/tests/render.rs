@@ -30,7 +30,7 @@ fn record(
         bytes,
         blocks,
         indirect_bytes,
-        stack,
+        stack: stack.into(),
         site,
         stack_ids: vec![1],
         estimate: None,
@@ -59,6 +59,7 @@ fn process(pid: u32, forked: bool, status: ExitStatus, records: Vec<LossRecord>)
         messages: vec![],
         timeline: None,
         sites: vec![],
+        sites_omitted: Default::default(),
         check: None,
     }
 }
