@@ -32,7 +32,9 @@ const PER_CPU: usize = 4;
 pub fn shared_stripe() -> usize {
     // SAFETY: no arguments; -1 on failure, which maps to some stripe as well.
     let cpu = unsafe { libc::sched_getcpu() };
-    OWNED + cpu as usize % PER_CPU
+    let stripe = OWNED + cpu as usize % PER_CPU;
+    use_stripe(stripe);
+    stripe
 }
 
 /// Cumulative counters of one site in one stripe, two per event: live amounts are differences (allocated
@@ -54,6 +56,19 @@ static COUNTER_PAGES: [AtomicPtr<Counters>; PAGE] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; PAGE];
 
 const COUNTER_PAGE_BYTES: usize = STRIPES * PAGE * core::mem::size_of::<Counters>();
+
+/// Stripes some thread was ever given or picked, one bit each: a site's totals read only those (a
+/// snapshot reads every site, and each stripe is a cache miss of its own).
+static USED_STRIPES: AtomicU32 = AtomicU32::new(0);
+
+/// Notes that `stripe` is in use, before its first count.
+#[inline]
+pub fn use_stripe(stripe: usize) {
+    let bit = 1 << stripe.min(STRIPES - 1);
+    if USED_STRIPES.load(Ordering::Relaxed) & bit == 0 {
+        USED_STRIPES.fetch_or(bit, Ordering::Release);
+    }
+}
 
 /// The counters of site `id` in `stripe`; None before its page exists (ids are published after it).
 #[inline]
@@ -127,14 +142,17 @@ impl Site {
     /// Live and cumulative amounts now. Frees are read first: a block freed between the two reads is then
     /// still counted live, never negative.
     pub fn sample(&self) -> SiteSample {
-        let sum = |f: fn(&Counters) -> &AtomicU64| -> u64 {
-            (0..STRIPES)
-                .filter_map(|k| counters(self.id, k))
-                .map(|c| f(c).load(Ordering::Relaxed))
-                .sum()
-        };
-        let (frees, freed) = (sum(|c| &c.frees), sum(|c| &c.freed_bytes));
-        let (allocs, alloc_bytes) = (sum(|c| &c.allocs), sum(|c| &c.alloc_bytes));
+        let (mut frees, mut freed, mut allocs, mut alloc_bytes) = (0u64, 0u64, 0u64, 0u64);
+        let used = USED_STRIPES.load(Ordering::Acquire);
+        let stripes = (0..STRIPES).filter(|k| used & (1 << k) != 0);
+        for c in stripes.clone().filter_map(|k| counters(self.id, k)) {
+            frees += c.frees.load(Ordering::Relaxed);
+            freed += c.freed_bytes.load(Ordering::Relaxed);
+        }
+        for c in stripes.filter_map(|k| counters(self.id, k)) {
+            allocs += c.allocs.load(Ordering::Relaxed);
+            alloc_bytes += c.alloc_bytes.load(Ordering::Relaxed);
+        }
         SiteSample {
             stack: self.id,
             live_bytes: alloc_bytes.saturating_sub(freed),
@@ -211,8 +229,16 @@ impl Table {
         }
     }
 
+    /// Where a stack's probe starts: from the hash's upper half, where the multiply of
+    /// `unwind::hash_frames` mixed in every bit (its low bits depend only on the low bits of the frames,
+    /// and a million stacks that differ in a few return addresses piled up in long probe runs).
+    #[inline]
+    fn home(hash: u64) -> usize {
+        (hash >> 32) as usize
+    }
+
     fn find(&self, hash: u64, frames: &[usize]) -> Option<&'static Site> {
-        let mut i = hash as usize & self.mask;
+        let mut i = Self::home(hash) & self.mask;
         loop {
             let p = self.slots[i].load(Ordering::Acquire);
             if p.is_null() {
@@ -228,7 +254,7 @@ impl Table {
     }
 
     fn insert(&self, s: &'static Site) {
-        let mut i = s.hash as usize & self.mask;
+        let mut i = Self::home(s.hash) & self.mask;
         while !self.slots[i].load(Ordering::Relaxed).is_null() {
             i = (i + 1) & self.mask;
         }

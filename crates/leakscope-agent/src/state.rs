@@ -89,7 +89,10 @@ fn take_stripe() -> usize {
             Ordering::Acquire,
             Ordering::Acquire,
         ) {
-            Ok(_) => return s,
+            Ok(_) => {
+                stacks::use_stripe(s);
+                return s;
+            }
             Err(now) => free = now,
         }
     }
