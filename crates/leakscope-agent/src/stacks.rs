@@ -98,21 +98,29 @@ fn add(c: &AtomicU64, v: u64, owned: bool) {
 /// Counts a block in at site `id`: its (bytes, blocks) weight, (size, 1) unless sampling. `stripe`: the
 /// caller's own stripe (below [`OWNED`]) or a shared one (below [`STRIPES`]).
 #[inline]
-pub fn on_alloc(id: u32, (bytes, blocks): (u64, u64), stripe: usize) {
-    if let Some(c) = counters(id, stripe) {
-        let owned = stripe < OWNED;
-        add(&c.allocs, blocks, owned);
-        add(&c.alloc_bytes, bytes, owned);
-    }
+pub fn on_alloc(id: u32, weight: (u64, u64), stripe: usize) {
+    add_weight(id, weight, stripe, |c| (&c.alloc_bytes, &c.allocs));
 }
 
 /// Counts a block out of site `id`, with the weight it came in with.
 #[inline]
-pub fn on_free(id: u32, (bytes, blocks): (u64, u64), stripe: usize) {
+pub fn on_free(id: u32, weight: (u64, u64), stripe: usize) {
+    add_weight(id, weight, stripe, |c| (&c.freed_bytes, &c.frees));
+}
+
+/// Adds a weight to the (bytes, blocks) pair of counters `pair` picks.
+#[inline]
+fn add_weight(
+    id: u32,
+    (bytes, blocks): (u64, u64),
+    stripe: usize,
+    pair: impl Fn(&Counters) -> (&AtomicU64, &AtomicU64),
+) {
     if let Some(c) = counters(id, stripe) {
         let owned = stripe < OWNED;
-        add(&c.frees, blocks, owned);
-        add(&c.freed_bytes, bytes, owned);
+        let (b, n) = pair(c);
+        add(n, blocks, owned);
+        add(b, bytes, owned);
     }
 }
 
