@@ -221,15 +221,25 @@ impl Arena {
     }
 }
 
+/// A slot of the stack table: the site's hash beside its pointer, so that a probe reads only the table's
+/// own lines (following each pointer to compare hashes was a cache miss per probe).
+struct Slot {
+    hash: AtomicU64,
+    site: AtomicPtr<Site>,
+}
+
 struct Table {
     mask: usize,
-    slots: Box<[AtomicPtr<Site>]>,
+    slots: Box<[Slot]>,
 }
 
 impl Table {
     fn with_capacity(cap: usize) -> Table {
         let slots = (0..cap)
-            .map(|_| AtomicPtr::new(core::ptr::null_mut()))
+            .map(|_| Slot {
+                hash: AtomicU64::new(0),
+                site: AtomicPtr::new(core::ptr::null_mut()),
+            })
             .collect();
         Table {
             mask: cap - 1,
@@ -248,14 +258,18 @@ impl Table {
     fn find(&self, hash: u64, frames: &[usize]) -> Option<&'static Site> {
         let mut i = Self::home(hash) & self.mask;
         loop {
-            let p = self.slots[i].load(Ordering::Acquire);
+            let slot = &self.slots[i];
+            let p = slot.site.load(Ordering::Acquire);
             if p.is_null() {
                 return None;
             }
-            // SAFETY: published sites are never freed.
-            let s = unsafe { &*p };
-            if s.hash == hash && *s.frames == *frames {
-                return Some(s);
+            // The hash was stored before the pointer was published (Release), so it is the site's.
+            if slot.hash.load(Ordering::Relaxed) == hash {
+                // SAFETY: published sites are never freed.
+                let s = unsafe { &*p };
+                if *s.frames == *frames {
+                    return Some(s);
+                }
             }
             i = (i + 1) & self.mask;
         }
@@ -263,10 +277,13 @@ impl Table {
 
     fn insert(&self, s: &'static Site) {
         let mut i = Self::home(s.hash) & self.mask;
-        while !self.slots[i].load(Ordering::Relaxed).is_null() {
+        while !self.slots[i].site.load(Ordering::Relaxed).is_null() {
             i = (i + 1) & self.mask;
         }
-        self.slots[i].store(s as *const Site as *mut Site, Ordering::Release);
+        self.slots[i].hash.store(s.hash, Ordering::Relaxed);
+        self.slots[i]
+            .site
+            .store(s as *const Site as *mut Site, Ordering::Release);
     }
 }
 
