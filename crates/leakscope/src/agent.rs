@@ -5,6 +5,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 static AGENT: &[u8] = include_bytes!(env!("LEAKSCOPE_AGENT_SO"));
 const HASH: &str = env!("LEAKSCOPE_AGENT_HASH");
@@ -61,6 +62,7 @@ fn install(dir: &Path, name: &str) -> std::io::Result<PathBuf> {
     if fs::metadata(&target).is_ok_and(|m| m.len() == AGENT.len() as u64)
         && fs::read(&target)? == AGENT
     {
+        mark_used(&target);
         return Ok(target);
     }
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
@@ -75,7 +77,45 @@ fn install(dir: &Path, name: &str) -> std::io::Result<PathBuf> {
     fs::rename(&tmp, &target).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })?;
+    prune(dir, name);
     Ok(target)
+}
+
+/// Libraries of other builds unused for this long are removed when a new one is installed: every build
+/// of leakscope installs its own (2-3 MB), and they would pile up.
+const UNUSED: Duration = Duration::from_secs(24 * 3600);
+
+/// Keeps the modification time of a library in use recent (at most an hour old), so that [`prune`] run
+/// by another build leaves it alone.
+fn mark_used(path: &Path) {
+    let stale = fs::metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > Duration::from_secs(3600)));
+    if stale {
+        if let Ok(f) = fs::OpenOptions::new().write(true).open(path) {
+            let _ = f.set_modified(SystemTime::now());
+        }
+    }
+}
+
+/// Removes the agent libraries in `dir` other than `keep` that no run used for [`UNUSED`].
+fn prune(dir: &Path, keep: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let ours = name.to_str().is_some_and(|n| {
+            n != keep && n.starts_with("libleakscope_agent-") && n.ends_with(".so")
+        });
+        let unused = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > UNUSED));
+        if ours && unused {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 /// A shared directory such as /tmp must not let anyone else plant a library for us to preload.
@@ -107,6 +147,31 @@ mod tests {
         fs::write(&a, b"stale").unwrap();
         install(&dir, "a.so").unwrap();
         assert_eq!(fs::read(&a).unwrap(), AGENT);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_new_build_removes_libraries_unused_for_a_day() {
+        let dir = std::env::temp_dir().join(format!("leakscope-prune-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let aged = |name: &str, hours: u64| {
+            let p = dir.join(name);
+            fs::write(&p, b"x").unwrap();
+            let f = fs::OpenOptions::new().write(true).open(&p).unwrap();
+            f.set_modified(SystemTime::now() - Duration::from_secs(hours * 3600))
+                .unwrap();
+            p
+        };
+        let old = aged("libleakscope_agent-0001.so", 30);
+        let recent = aged("libleakscope_agent-0002.so", 2);
+        let other = aged("notes.txt", 30);
+        install(&dir, "libleakscope_agent-0003.so").unwrap();
+        assert!(!old.exists(), "unused for 30 h: removed");
+        assert!(recent.exists() && other.exists());
+        // A library in use is marked so: an hour-old one gets a fresh time.
+        mark_used(&recent);
+        let age = fs::metadata(&recent).unwrap().modified().unwrap().elapsed();
+        assert!(age.unwrap() < Duration::from_secs(60));
         fs::remove_dir_all(&dir).unwrap();
     }
 }
