@@ -102,38 +102,38 @@ impl BlockIndex {
         BlockIndex { clusters, granules }
     }
 
-    /// The cluster that may hold `ptr`.
+    /// Where `ptr` falls in the index: its cluster and granule entry (None: outside every cluster).
     #[inline]
-    fn cluster(&self, ptr: usize) -> Option<&Cluster> {
-        let c = &self.clusters[self
+    fn granule(&self, ptr: usize) -> Option<Granule> {
+        let k = self
             .clusters
             .partition_point(|c| c.base <= ptr)
-            .checked_sub(1)?];
-        (ptr < c.end).then_some(c)
+            .checked_sub(1)?;
+        let c = &self.clusters[k];
+        (ptr < c.end).then(|| Granule {
+            cluster: k,
+            entry: c.table + ((ptr - c.base) >> GRANULE_SHIFT),
+        })
     }
 
-    /// Prefetches the granule entry [`BlockIndex::locate`] will read for `ptr`.
+    /// Prefetches the granule entry [`BlockIndex::locate`] will read.
     #[inline]
-    fn prefetch(&self, ptr: usize) {
-        if let Some(c) = self.cluster(ptr) {
-            prefetch(
-                &self.granules[c.table + ((ptr - c.base) >> GRANULE_SHIFT)] as *const u32 as usize,
-            );
-        }
+    fn prefetch(&self, g: Granule) {
+        prefetch(&self.granules[g.entry] as *const u32 as usize);
     }
 
-    /// First half of a lookup: the block to step forward from for `ptr`, and where its cluster ends.
+    /// First half of a lookup: the block to step forward from, and where its cluster ends.
     #[inline]
-    fn locate(&self, ptr: usize) -> Option<Located> {
-        let c = self.cluster(ptr)?;
-        let from = match self.granules[c.table + ((ptr - c.base) >> GRANULE_SHIFT)] {
+    fn locate(&self, g: Granule) -> Located {
+        let c = &self.clusters[g.cluster];
+        let from = match self.granules[g.entry] {
             NONE => c.first,
             k => k as usize,
         };
-        Some(Located {
+        Located {
             from: from as u32,
             last: c.last as u32,
-        })
+        }
     }
 
     /// Second half: the block containing `ptr`, stepping forward from `at`.
@@ -150,8 +150,15 @@ impl BlockIndex {
     /// Index of the block containing `ptr` (zero-sized blocks cover one byte, as in Memcheck).
     #[inline]
     fn containing(&self, blocks: &[Block], ptr: usize) -> Option<usize> {
-        Self::containing_from(blocks, ptr, self.locate(ptr)?)
+        Self::containing_from(blocks, ptr, self.locate(self.granule(ptr)?))
     }
+}
+
+/// A pointer's place in the [`BlockIndex`]: its cluster, and its entry in the granule table.
+#[derive(Clone, Copy, Default)]
+struct Granule {
+    cluster: usize,
+    entry: usize,
 }
 
 /// Where [`BlockIndex::locate`] found a pointer's granule: the block to step forward from, and the end of
@@ -237,7 +244,7 @@ pub struct Scan<'a> {
     markstack: Vec<u32>,
     /// Candidate pointers found in scanned blocks, waiting for their granule entry: (pointer,
     /// prior_definite).
-    candidates: Queue<(usize, bool)>,
+    candidates: Queue<(usize, bool, Granule)>,
     /// Candidates whose granule entry was read, waiting for the block entry and state it named.
     located: Queue<(usize, bool, Located)>,
     index: BlockIndex,
@@ -563,27 +570,28 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// A word of a scanned block: queued as a candidate pointer if it points into the heap's span.
+    /// A word of a scanned block: queued as a candidate pointer if it points into a cluster of blocks.
     #[inline]
     fn candidate(&mut self, w: usize, prior_definite: bool, leader: Option<usize>) {
         if w.wrapping_sub(self.lo) >= self.hi - self.lo {
             return;
         }
+        let Some(g) = self.index.granule(w) else {
+            return;
+        };
         if self.candidates.is_full() {
             if let Some(c) = self.candidates.pop() {
                 self.locate(c, leader);
             }
         }
-        self.index.prefetch(w);
-        self.candidates.push((w, prior_definite));
+        self.index.prefetch(g);
+        self.candidates.push((w, prior_definite, g));
     }
 
     /// Moves a candidate whose granule entry has arrived on to the second queue, prefetching the block
     /// entry and state byte that entry names.
-    fn locate(&mut self, (w, pd): (usize, bool), leader: Option<usize>) {
-        let Some(at) = self.index.locate(w) else {
-            return;
-        };
+    fn locate(&mut self, (w, pd, g): (usize, bool, Granule), leader: Option<usize>) {
+        let at = self.index.locate(g);
         if self.located.is_full() {
             if let Some(l) = self.located.pop() {
                 self.resolve(l, leader);

@@ -32,9 +32,7 @@ const PER_CPU: usize = 4;
 pub fn shared_stripe() -> usize {
     // SAFETY: no arguments; -1 on failure, which maps to some stripe as well.
     let cpu = unsafe { libc::sched_getcpu() };
-    let stripe = OWNED + cpu as usize % PER_CPU;
-    use_stripe(stripe);
-    stripe
+    OWNED + cpu as usize % PER_CPU
 }
 
 /// Cumulative counters of one site in one stripe, two per event: live amounts are differences (allocated
@@ -61,12 +59,17 @@ const COUNTER_PAGE_BYTES: usize = STRIPES * PAGE * core::mem::size_of::<Counters
 /// snapshot reads every site, and each stripe is a cache miss of its own).
 static USED_STRIPES: AtomicU32 = AtomicU32::new(0);
 
-/// Notes that `stripe` is in use, before its first count.
-#[inline]
+/// Notes that `stripe` is in use, before its first count (a thread taking its own).
 pub fn use_stripe(stripe: usize) {
-    let bit = 1 << stripe.min(STRIPES - 1);
-    if USED_STRIPES.load(Ordering::Relaxed) & bit == 0 {
-        USED_STRIPES.fetch_or(bit, Ordering::Release);
+    USED_STRIPES.fetch_or(1 << stripe.min(STRIPES - 1), Ordering::Release);
+}
+
+/// Notes that the shared stripes are in use, before a caller without a stripe of its own first counts:
+/// once per such thread or nested free, off the allocation path.
+pub fn use_shared_stripes() {
+    let shared = ((1 << PER_CPU) - 1) << OWNED;
+    if USED_STRIPES.load(Ordering::Relaxed) & shared != shared {
+        USED_STRIPES.fetch_or(shared, Ordering::Release);
     }
 }
 
@@ -150,17 +153,16 @@ impl Site {
     /// Live and cumulative amounts now. Frees are read first: a block freed between the two reads is then
     /// still counted live, never negative.
     pub fn sample(&self) -> SiteSample {
-        let (mut frees, mut freed, mut allocs, mut alloc_bytes) = (0u64, 0u64, 0u64, 0u64);
         let used = USED_STRIPES.load(Ordering::Acquire);
-        let stripes = (0..STRIPES).filter(|k| used & (1 << k) != 0);
-        for c in stripes.clone().filter_map(|k| counters(self.id, k)) {
-            frees += c.frees.load(Ordering::Relaxed);
-            freed += c.freed_bytes.load(Ordering::Relaxed);
-        }
-        for c in stripes.filter_map(|k| counters(self.id, k)) {
-            allocs += c.allocs.load(Ordering::Relaxed);
-            alloc_bytes += c.alloc_bytes.load(Ordering::Relaxed);
-        }
+        let sum = |f: fn(&Counters) -> &AtomicU64| -> u64 {
+            (0..STRIPES)
+                .filter(|k| used & (1 << k) != 0)
+                .filter_map(|k| counters(self.id, k))
+                .map(|c| f(c).load(Ordering::Relaxed))
+                .sum()
+        };
+        let (frees, freed) = (sum(|c| &c.frees), sum(|c| &c.freed_bytes));
+        let (allocs, alloc_bytes) = (sum(|c| &c.allocs), sum(|c| &c.alloc_bytes));
         SiteSample {
             stack: self.id,
             live_bytes: alloc_bytes.saturating_sub(freed),

@@ -96,6 +96,7 @@ fn take_stripe() -> usize {
             Err(now) => free = now,
         }
     }
+    stacks::use_shared_stripes();
     stacks::OWNED
 }
 
@@ -662,6 +663,7 @@ pub fn record_free(t: &ThreadState, p: *mut c_void) -> Option<crate::live::Held>
 /// handler): it may have interrupted an update of the thread's own stripe, so it counts in the shared one.
 pub fn record_free_nested(p: *mut c_void) -> Option<crate::live::Held> {
     let h = crate::live::release(p as usize)?;
+    stacks::use_shared_stripes();
     forget_in(&h.block, stacks::shared_stripe());
     Some(h)
 }
