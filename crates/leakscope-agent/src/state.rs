@@ -133,6 +133,15 @@ fn create_key() {
 /// This thread's state, created on first use. None before the agent started or if the key is unavailable.
 #[inline]
 pub fn thread_state() -> Option<&'static ThreadState> {
+    existing_thread_state().or_else(|| match KEY.load(Ordering::Acquire) {
+        u32::MAX => None,
+        k => new_thread_state(k),
+    })
+}
+
+/// This thread's state if it has one; never creates it (signal handlers must not allocate).
+#[inline]
+pub fn existing_thread_state() -> Option<&'static ThreadState> {
     let k = KEY.load(Ordering::Acquire);
     if k == u32::MAX {
         return None;
@@ -148,11 +157,14 @@ pub fn thread_state() -> Option<&'static ThreadState> {
         // SAFETY: the slot holds a ThreadState we leaked for this thread; freed only at its exit.
         return Some(unsafe { &*p });
     }
-    new_thread_state(k)
+    None
 }
 
 #[cold]
 fn new_thread_state(k: libc::pthread_key_t) -> Option<&'static ThreadState> {
+    // Building the state takes the agent allocator's lock before `busy` exists to say so: a stop signal
+    // landing now would park this thread holding it, and the scan would wait on it forever.
+    let _held = crate::world::HoldStop::new();
     let st = alloc::boxed::Box::leak(alloc::boxed::Box::new(ThreadState {
         busy: Cell::new(false),
         stack_hi: Cell::new(0),

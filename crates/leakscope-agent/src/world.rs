@@ -5,7 +5,7 @@
 //! inside glibc's malloc on the agent's behalf) when the signal lands does not stop there — it might hold a
 //! lock the scan or libc's exit-time cleanup needs — but parks itself as it leaves the agent.
 
-use crate::state::{thread_state, ThreadState};
+use crate::state::{existing_thread_state, ThreadState};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering};
 
@@ -94,7 +94,7 @@ extern "C" fn on_stop_signal(_sig: i32, _info: *mut libc::siginfo_t, uctx: *mut 
         return;
     }
     let e = crate::real::errno();
-    let ts = thread_state();
+    let ts = existing_thread_state();
     if let Some(t) = ts.filter(|t| t.busy.get()) {
         t.deferred.set(true);
     } else {
@@ -103,6 +103,39 @@ extern "C" fn on_stop_signal(_sig: i32, _info: *mut libc::siginfo_t, uctx: *mut 
         park(from_ucontext(uc));
     }
     crate::real::set_errno(e);
+}
+
+/// Holds back the stop signal on this thread while alive (it is delivered when dropped).
+pub struct HoldStop(u64);
+
+impl HoldStop {
+    #[allow(clippy::new_without_default)] // a guard: made only where it is held
+    pub fn new() -> HoldStop {
+        HoldStop(mask_stop(libc::SIG_BLOCK, 1 << (signal_number() - 1)))
+    }
+}
+
+impl Drop for HoldStop {
+    fn drop(&mut self) {
+        mask_stop(libc::SIG_SETMASK, self.0);
+    }
+}
+
+/// The raw syscall: the program's `pthread_sigmask` is the agent's (see [`crate::signals`]). Returns the
+/// mask before.
+fn mask_stop(how: i32, set: u64) -> u64 {
+    let mut old = 0u64;
+    // SAFETY: valid in and out pointers; the kernel's sigset is 8 bytes.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            how,
+            &set as *const u64,
+            &mut old as *mut u64,
+            8usize,
+        )
+    };
+    old
 }
 
 fn from_ucontext(uc: &libc::ucontext_t) -> Stopped {
