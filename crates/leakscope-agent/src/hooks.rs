@@ -147,31 +147,73 @@ macro_rules! entry_stub {
     };
 }
 
-// `malloc` goes first through light sampled mode's fast path ([`crate::light::due`] inlined): an
-// allocation that is not sampled jumps straight to glibc.
+// `malloc`, `calloc` and `realloc` go first through light sampled mode's fast path ([`crate::light::due`]
+// inlined): a request below `FAST_BELOW` (0 outside light mode) whose bytes the countdown absorbs jumps
+// straight to glibc. `sub rcx, size; jbe` keeps the countdown only if it stays above zero (a 0 left by the
+// key's probe means a thread's first call, which draws its countdown in the body).
 entry_stub!(malloc(_size: usize) -> *mut c_void, malloc_body, "rsi", "rdx",
     concat!(
-        "cmp byte ptr [rip + {light}], 0\n",
-        "je 3f\n",
-        "mov rax, qword ptr fs:[0x10]\n",
-        "add rax, qword ptr [rip + {slot}]\n",
-        "mov rcx, qword ptr [rax]\n",
-        "cmp rdi, qword ptr [rip + {always}]\n",
+        "cmp rdi, qword ptr [rip + {fast_below}]\n",
         "jae 3f\n",
-        "cmp rcx, rdi\n",
-        "jbe 3f\n",
+        "mov rax, qword ptr [rip + {slot}]\n",
+        "mov rcx, qword ptr fs:[rax]\n",
         "sub rcx, rdi\n",
-        "mov qword ptr [rax], rcx\n",
-        "jmp {libc_malloc}@PLT\n",
+        "jbe 3f\n",
+        "mov qword ptr fs:[rax], rcx\n",
+        "jmp qword ptr [rip + {libc_malloc}@GOTPCREL]\n",
         "3:",
     ),
-    light = sym crate::light::LIGHT,
+    fast_below = sym crate::light::FAST_BELOW,
     slot = sym crate::light::SLOT_OFFSET,
-    always = sym crate::light::ALWAYS,
     libc_malloc = sym real::__libc_malloc,
 );
-entry_stub!(calloc(_n: usize, _size: usize) -> *mut c_void, calloc_body, "rdx", "rcx");
-entry_stub!(realloc(_p: *mut c_void, _size: usize) -> *mut c_void, realloc_body, "rdx", "rcx");
+// n * size, with overflow left to the body (ENOMEM).
+entry_stub!(calloc(_n: usize, _size: usize) -> *mut c_void, calloc_body, "rdx", "rcx",
+    concat!(
+        "mov rax, rdi\n",
+        "mul rsi\n",
+        "jc 3f\n",
+        "cmp rax, qword ptr [rip + {fast_below}]\n",
+        "jae 3f\n",
+        "mov rdx, qword ptr [rip + {slot}]\n",
+        "mov rcx, qword ptr fs:[rdx]\n",
+        "sub rcx, rax\n",
+        "jbe 3f\n",
+        "mov qword ptr fs:[rdx], rcx\n",
+        "jmp qword ptr [rip + {libc_calloc}@GOTPCREL]\n",
+        "3:",
+    ),
+    fast_below = sym crate::light::FAST_BELOW,
+    slot = sym crate::light::SLOT_OFFSET,
+    libc_calloc = sym real::__libc_calloc,
+);
+// Only a block of glibc's own (no mark) resized to a non-zero size: null and 0 mean malloc and free.
+entry_stub!(realloc(_p: *mut c_void, _size: usize) -> *mut c_void, realloc_body, "rdx", "rcx",
+    concat!(
+        "cmp rsi, qword ptr [rip + {fast_below}]\n",
+        "jae 3f\n",
+        "test rdi, rdi\n",
+        "je 3f\n",
+        "test rsi, rsi\n",
+        "je 3f\n",
+        "mov rax, qword ptr [rdi - 8]\n",
+        "shr rax, {shift}\n",
+        "cmp rax, {mark}\n",
+        "je 3f\n",
+        "mov rax, qword ptr [rip + {slot}]\n",
+        "mov rcx, qword ptr fs:[rax]\n",
+        "sub rcx, rsi\n",
+        "jbe 3f\n",
+        "mov qword ptr fs:[rax], rcx\n",
+        "jmp qword ptr [rip + {libc_realloc}@GOTPCREL]\n",
+        "3:",
+    ),
+    fast_below = sym crate::light::FAST_BELOW,
+    slot = sym crate::light::SLOT_OFFSET,
+    shift = const crate::light::MARK_SHIFT,
+    mark = const crate::light::MARK,
+    libc_realloc = sym real::__libc_realloc,
+);
 entry_stub!(reallocarray(_p: *mut c_void, _n: usize, _size: usize) -> *mut c_void, reallocarray_body, "rcx", "r8");
 entry_stub!(memalign(_align: usize, _size: usize) -> *mut c_void, memalign_body, "rdx", "rcx");
 entry_stub!(aligned_alloc(_align: usize, _size: usize) -> *mut c_void, aligned_alloc_body, "rdx", "rcx");
@@ -357,27 +399,26 @@ unsafe extern "C" fn calloc_body(n: usize, size: usize, sp: usize, bp: usize) ->
     }
 }
 
-/// `free`: in light sampled mode, a block without the agent's mark goes straight to glibc.
+/// `free`: in light sampled mode, a block without the agent's mark goes straight to glibc. The mark bits of
+/// the word before the block are compared with [`crate::light::UNMARKED_BELOW`], which is 0 outside light
+/// mode (every block then goes to the body), so the stub needs no other test of the mode.
 #[unsafe(naked)]
 #[no_mangle]
 pub unsafe extern "C" fn free(_p: *mut c_void) {
     core::arch::naked_asm!(
         ".cfi_startproc",
-        "cmp byte ptr [rip + {light}], 0",
-        "je {body}",
         "test rdi, rdi",
         "je 2f",
         "mov rax, qword ptr [rdi - 8]",
         "shr rax, {shift}",
-        "cmp rax, {mark}",
-        "je {body}",
-        "jmp {libc_free}@PLT",
+        "cmp rax, qword ptr [rip + {unmarked_below}]",
+        "jae {body}",
+        "jmp qword ptr [rip + {libc_free}@GOTPCREL]",
         "2:",
         "ret",
         ".cfi_endproc",
-        light = sym crate::light::LIGHT,
+        unmarked_below = sym crate::light::UNMARKED_BELOW,
         shift = const crate::light::MARK_SHIFT,
-        mark = const crate::light::MARK,
         body = sym free_body,
         libc_free = sym real::__libc_free,
     )

@@ -4,14 +4,15 @@
 //! production sampler may add. Here only sampled blocks are tracked; the rest are found at scan time by
 //! walking glibc's own heap ([`crate::glibc_heap`]), so the reachability of every block still holds.
 //! What a call costs outside a sample: the byte countdown (kept in a pthread key slot of this thread, read
-//! at a fixed offset from the thread pointer: no TLS segment in the agent, no call), one comparison, and a
-//! jump to glibc. `free` recognises a tracked block by the mark in its header word just in front of it,
-//! where glibc keeps a chunk's size (whose top bits are always clear).
+//! at a fixed offset from the thread pointer: no TLS segment in the agent, no call), two comparisons, and
+//! a jump to glibc through its GOT entry: eight instructions in `malloc`'s entry stub (assembly, as are
+//! `calloc`'s and `realloc`'s). `free`'s seven recognise a tracked block by the mark in its header word
+//! just in front of it, where glibc keeps a chunk's size (whose top bits are always clear).
 //!
 //! Used when sampling is on without `LEAKSCOPE_PRECISE`, the program uses glibc's allocator, and the
 //! layout of glibc's heap could be confirmed at start-up (otherwise sampled mode tracks every block).
 
-use core::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 /// Non-zero when the fast path is on (a byte, for the entry stubs' `cmp`).
 pub static LIGHT: AtomicU8 = AtomicU8::new(0);
@@ -20,6 +21,12 @@ pub static SLOT_OFFSET: AtomicIsize = AtomicIsize::new(0);
 /// Blocks of at least this many bytes are always tracked (weight 1): glibc mmaps large blocks outside its
 /// arenas, and the heap walk must know every such mapping. Lowered if the program lowers glibc's threshold.
 pub static ALWAYS: AtomicUsize = AtomicUsize::new(64 << 10);
+/// Requests below this size may take the entry stubs' fast path: [`ALWAYS`] while light mode is on, 0
+/// otherwise (every request is then at least as large, so the stubs need no other test of the mode).
+pub static FAST_BELOW: AtomicUsize = AtomicUsize::new(0);
+/// `free`'s stub passes a block straight to glibc when the mark bits of the word before it are below this:
+/// 1 in light mode (glibc's size words have them clear, tracked blocks carry [`MARK`]), 0 otherwise.
+pub static UNMARKED_BELOW: AtomicU64 = AtomicU64::new(0);
 /// Some thread took the slow path at least once (every thread's first call does).
 static SEEN: AtomicBool = AtomicBool::new(false);
 
@@ -114,6 +121,8 @@ pub fn enable() -> bool {
         lower_always(t as usize);
     }
     LIGHT.store(1, Ordering::Release);
+    FAST_BELOW.store(ALWAYS.load(Ordering::Relaxed), Ordering::Release);
+    UNMARKED_BELOW.store(1, Ordering::Release);
     true
 }
 
@@ -127,6 +136,7 @@ fn tunable_threshold() -> Option<u64> {
 
 fn lower_always(threshold: usize) {
     ALWAYS.fetch_min(threshold.max(1), Ordering::Relaxed);
+    FAST_BELOW.fetch_min(threshold.max(1), Ordering::Relaxed); // stays 0 outside light mode
 }
 
 /// Finds where this thread's data word for a fresh pthread key (the countdown) lives, relative to the thread

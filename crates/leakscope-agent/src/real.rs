@@ -11,8 +11,8 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 extern "C" {
     pub fn __libc_malloc(size: usize) -> *mut c_void;
-    fn __libc_calloc(n: usize, size: usize) -> *mut c_void;
-    fn __libc_realloc(p: *mut c_void, size: usize) -> *mut c_void;
+    pub fn __libc_calloc(n: usize, size: usize) -> *mut c_void;
+    pub fn __libc_realloc(p: *mut c_void, size: usize) -> *mut c_void;
     pub fn __libc_free(p: *mut c_void);
     fn __libc_memalign(align: usize, size: usize) -> *mut c_void;
     fn __errno_location() -> *mut i32;
