@@ -250,7 +250,8 @@ pub fn walk(
 
 /// Every chunk on the lists of the given `tcache_perthread_struct`s. Links are mangled with their
 /// own address (glibc's safe-linking: next = (address >> 12) ^ stored); each list is read for at most its
-/// count of entries.
+/// count of entries plus one: a thread stopped inside `tcache_put` may have linked a chunk in without
+/// counting it yet (the list's last chunk would then look in use, and lost).
 fn parked(tcaches: &[usize]) -> Vec<usize> {
     const BINS: usize = 64;
     let mut out = Vec::new();
@@ -258,7 +259,7 @@ fn parked(tcaches: &[usize]) -> Vec<usize> {
         for bin in 0..BINS {
             let count = peek(t + 2 * (bin & !3)).map_or(0, |w| (w >> (16 * (bin & 3))) & 0xffff);
             let mut e = peek(t + TCACHE_ENTRIES + 8 * bin).unwrap_or(0);
-            for _ in 0..count {
+            for _ in 0..=count {
                 if e == 0 {
                     break;
                 }

@@ -478,9 +478,23 @@ impl<'a> Scan<'a> {
     }
 
     /// Register values of a thread.
+    ///
+    /// A thread stopped inside glibc's `free` or `malloc` may hold a block it is taking back or handing out
+    /// only as its chunk's address (glibc's `p`, two words before the block): in a register, that address
+    /// reaches a block glibc made (light sampled mode) as its start does.
     pub fn scan_registers(&mut self, regs: &[usize]) {
         for &r in regs {
             self.reach(r, true);
+            self.reach_chunk(r);
+        }
+    }
+
+    fn reach_chunk(&mut self, chunk: usize) {
+        let user = chunk.wrapping_add(2 * WORD);
+        let Some(i) = self.find(user) else { return };
+        let b = &self.blocks[i];
+        if b.addr() == user && b.site() == self.usable_site && self.usable_site != u32::MAX {
+            self.reach_block(user, i, true);
         }
     }
 
@@ -673,6 +687,28 @@ mod tests {
         );
         assert_eq!(s.indirect(0), 48);
         assert_eq!(s.indirect(2), 16);
+    }
+
+    #[test]
+    fn a_chunk_address_in_a_register_reaches_glibc_blocks_only() {
+        // Two glibc chunks of 48 bytes: blocks of 40 usable bytes, 16 bytes after each chunk's start.
+        let arena = vec![0usize; 32];
+        let chunk = (arena.as_ptr() as usize + 15) & !15;
+        let glibc = |site| [0, 1].map(|k| Block::new(chunk + 16 + 48 * k, 40, site, 0));
+        let b = glibc(7);
+        let mut s = Scan::new(&b, &[]);
+        s.set_usable_site(7);
+        s.scan_registers(&[b[1].addr() - 16]);
+        s.scan_root_words(&[b[1].addr() - 16]); // in memory it is glibc's link, not a reference
+        s.finish();
+        assert_eq!(states(&s), vec![UNREACHED, REACHABLE]);
+        // Blocks the agent tracks have no chunk of glibc's in front: only a pointer into the first one.
+        let b = glibc(3);
+        let mut s = Scan::new(&b, &[]);
+        s.set_usable_site(7);
+        s.scan_registers(&[b[1].addr() - 16]);
+        s.finish();
+        assert_eq!(states(&s), vec![POSSIBLE, UNREACHED]);
     }
 
     #[test]
