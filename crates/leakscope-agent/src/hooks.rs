@@ -399,26 +399,29 @@ unsafe extern "C" fn calloc_body(n: usize, size: usize, sp: usize, bp: usize) ->
     }
 }
 
-/// `free`: in light sampled mode, a block without the agent's mark goes straight to glibc. The mark bits of
-/// the word before the block are compared with [`crate::light::UNMARKED_BELOW`], which is 0 outside light
-/// mode (every block then goes to the body), so the stub needs no other test of the mode.
+/// `free`: in light sampled mode, a block without the agent's mark goes straight to glibc. The mode is
+/// tested first: in full mode, reading the word before the block here (a cache miss when the block is
+/// cold) cost churn 7% (10 M frees, 3.97 -> 4.24 s).
 #[unsafe(naked)]
 #[no_mangle]
 pub unsafe extern "C" fn free(_p: *mut c_void) {
     core::arch::naked_asm!(
         ".cfi_startproc",
+        "cmp byte ptr [rip + {light}], 0",
+        "je {body}",
         "test rdi, rdi",
         "je 2f",
         "mov rax, qword ptr [rdi - 8]",
         "shr rax, {shift}",
-        "cmp rax, qword ptr [rip + {unmarked_below}]",
-        "jae {body}",
+        "cmp rax, {mark}",
+        "je {body}",
         "jmp qword ptr [rip + {libc_free}@GOTPCREL]",
         "2:",
         "ret",
         ".cfi_endproc",
-        unmarked_below = sym crate::light::UNMARKED_BELOW,
+        light = sym crate::light::LIGHT,
         shift = const crate::light::MARK_SHIFT,
+        mark = const crate::light::MARK,
         body = sym free_body,
         libc_free = sym real::__libc_free,
     )

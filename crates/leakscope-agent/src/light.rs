@@ -6,13 +6,13 @@
 //! What a call costs outside a sample: the byte countdown (kept in a pthread key slot of this thread, read
 //! at a fixed offset from the thread pointer: no TLS segment in the agent, no call), two comparisons, and
 //! a jump to glibc through its GOT entry: eight instructions in `malloc`'s entry stub (assembly, as are
-//! `calloc`'s and `realloc`'s). `free`'s seven recognise a tracked block by the mark in its header word
+//! `calloc`'s and `realloc`'s). `free`'s nine recognise a tracked block by the mark in its header word
 //! just in front of it, where glibc keeps a chunk's size (whose top bits are always clear).
 //!
 //! Used when sampling is on without `LEAKSCOPE_PRECISE`, the program uses glibc's allocator, and the
 //! layout of glibc's heap could be confirmed at start-up (otherwise sampled mode tracks every block).
 
-use core::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicUsize, Ordering};
 
 /// Non-zero when the fast path is on (a byte, for the entry stubs' `cmp`).
 pub static LIGHT: AtomicU8 = AtomicU8::new(0);
@@ -24,9 +24,6 @@ pub static ALWAYS: AtomicUsize = AtomicUsize::new(64 << 10);
 /// Requests below this size may take the entry stubs' fast path: [`ALWAYS`] while light mode is on, 0
 /// otherwise (every request is then at least as large, so the stubs need no other test of the mode).
 pub static FAST_BELOW: AtomicUsize = AtomicUsize::new(0);
-/// `free`'s stub passes a block straight to glibc when the mark bits of the word before it are below this:
-/// 1 in light mode (glibc's size words have them clear, tracked blocks carry [`MARK`]), 0 otherwise.
-pub static UNMARKED_BELOW: AtomicU64 = AtomicU64::new(0);
 /// Some thread took the slow path at least once (every thread's first call does).
 static SEEN: AtomicBool = AtomicBool::new(false);
 
@@ -122,7 +119,6 @@ pub fn enable() -> bool {
     }
     LIGHT.store(1, Ordering::Release);
     FAST_BELOW.store(ALWAYS.load(Ordering::Relaxed), Ordering::Release);
-    UNMARKED_BELOW.store(1, Ordering::Release);
     true
 }
 
