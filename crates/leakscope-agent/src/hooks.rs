@@ -149,18 +149,29 @@ macro_rules! entry_stub {
 
 // `malloc`, `calloc` and `realloc` go first through light sampled mode's fast path ([`crate::light::due`]
 // inlined): a request below `FAST_BELOW` (0 outside light mode) whose bytes the countdown absorbs jumps
-// straight to glibc. `sub rcx, size; jbe` keeps the countdown only if it stays above zero (a 0 left by the
-// key's probe means a thread's first call, which draws its countdown in the body).
+// straight to glibc.
+
+/// The fast path's countdown, for a request of `$size` bytes (a register), with two scratch registers:
+/// `sub; jbe` keeps the countdown only if it stays above zero (a 0 left by the key's probe means a
+/// thread's first call, which draws its countdown in the body), then jumps to glibc's `$libc`.
+macro_rules! countdown_asm {
+    ($size:literal, $slot:literal, $left:literal, $libc:literal) => {
+        concat!(
+            "mov ", $slot, ", qword ptr [rip + {slot}]\n",
+            "mov ", $left, ", qword ptr fs:[", $slot, "]\n",
+            "sub ", $left, ", ", $size, "\n",
+            "jbe 3f\n",
+            "mov qword ptr fs:[", $slot, "], ", $left, "\n",
+            "jmp qword ptr [rip + {", $libc, "}@GOTPCREL]\n",
+        )
+    };
+}
+
 entry_stub!(malloc(_size: usize) -> *mut c_void, malloc_body, "rsi", "rdx",
     concat!(
         "cmp rdi, qword ptr [rip + {fast_below}]\n",
         "jae 3f\n",
-        "mov rax, qword ptr [rip + {slot}]\n",
-        "mov rcx, qword ptr fs:[rax]\n",
-        "sub rcx, rdi\n",
-        "jbe 3f\n",
-        "mov qword ptr fs:[rax], rcx\n",
-        "jmp qword ptr [rip + {libc_malloc}@GOTPCREL]\n",
+        countdown_asm!("rdi", "rax", "rcx", "libc_malloc"),
         "3:",
     ),
     fast_below = sym crate::light::FAST_BELOW,
@@ -175,19 +186,15 @@ entry_stub!(calloc(_n: usize, _size: usize) -> *mut c_void, calloc_body, "rdx", 
         "jc 3f\n",
         "cmp rax, qword ptr [rip + {fast_below}]\n",
         "jae 3f\n",
-        "mov rdx, qword ptr [rip + {slot}]\n",
-        "mov rcx, qword ptr fs:[rdx]\n",
-        "sub rcx, rax\n",
-        "jbe 3f\n",
-        "mov qword ptr fs:[rdx], rcx\n",
-        "jmp qword ptr [rip + {libc_calloc}@GOTPCREL]\n",
+        countdown_asm!("rax", "rdx", "rcx", "libc_calloc"),
         "3:",
     ),
     fast_below = sym crate::light::FAST_BELOW,
     slot = sym crate::light::SLOT_OFFSET,
     libc_calloc = sym real::__libc_calloc,
 );
-// Only a block of glibc's own (no mark) resized to a non-zero size: null and 0 mean malloc and free.
+// Only a block of glibc's own (no mark) resized to a non-zero size: null and 0 mean malloc and free. The
+// size limit is tested first, so that outside light mode the block's header is not read here.
 entry_stub!(realloc(_p: *mut c_void, _size: usize) -> *mut c_void, realloc_body, "rdx", "rcx",
     concat!(
         "cmp rsi, qword ptr [rip + {fast_below}]\n",
@@ -200,12 +207,7 @@ entry_stub!(realloc(_p: *mut c_void, _size: usize) -> *mut c_void, realloc_body,
         "shr rax, {shift}\n",
         "cmp rax, {mark}\n",
         "je 3f\n",
-        "mov rax, qword ptr [rip + {slot}]\n",
-        "mov rcx, qword ptr fs:[rax]\n",
-        "sub rcx, rsi\n",
-        "jbe 3f\n",
-        "mov qword ptr fs:[rax], rcx\n",
-        "jmp qword ptr [rip + {libc_realloc}@GOTPCREL]\n",
+        countdown_asm!("rsi", "rax", "rcx", "libc_realloc"),
         "3:",
     ),
     fast_below = sym crate::light::FAST_BELOW,
