@@ -157,12 +157,28 @@ macro_rules! entry_stub {
 macro_rules! countdown_asm {
     ($size:literal, $slot:literal, $left:literal, $libc:literal) => {
         concat!(
-            "mov ", $slot, ", qword ptr [rip + {slot}]\n",
-            "mov ", $left, ", qword ptr fs:[", $slot, "]\n",
-            "sub ", $left, ", ", $size, "\n",
+            "mov ",
+            $slot,
+            ", qword ptr [rip + {slot}]\n",
+            "mov ",
+            $left,
+            ", qword ptr fs:[",
+            $slot,
+            "]\n",
+            "sub ",
+            $left,
+            ", ",
+            $size,
+            "\n",
             "jbe 3f\n",
-            "mov qword ptr fs:[", $slot, "], ", $left, "\n",
-            "jmp qword ptr [rip + {", $libc, "}@GOTPCREL]\n",
+            "mov qword ptr fs:[",
+            $slot,
+            "], ",
+            $left,
+            "\n",
+            "jmp qword ptr [rip + {",
+            $libc,
+            "}@GOTPCREL]\n",
         )
     };
 }
