@@ -490,10 +490,13 @@ impl<'a> Scan<'a> {
     }
 
     fn reach_chunk(&mut self, chunk: usize) {
+        if self.usable_site == u32::MAX {
+            return; // no blocks of glibc's own: not light sampled mode
+        }
         let user = chunk.wrapping_add(2 * WORD);
         let Some(i) = self.find(user) else { return };
         let b = &self.blocks[i];
-        if b.addr() == user && b.site() == self.usable_site && self.usable_site != u32::MAX {
+        if b.addr() == user && b.site() == self.usable_site {
             self.reach_block(user, i, true);
         }
     }
