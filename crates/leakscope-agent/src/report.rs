@@ -446,22 +446,27 @@ fn subtract(mut lo: usize, hi: usize, exclude: &[(usize, usize)], out: &mut Vec<
     }
 }
 
-/// Scans [lo, hi) through a copy made with process_vm_readv, so that a page that cannot be read (a file
-/// mapping past its end, a racing munmap) is skipped instead of crashing the program.
+/// Scans the aligned words of [lo, hi) through a copy made with process_vm_readv, so that a page that
+/// cannot be read (a file mapping past its end, a racing munmap) is skipped instead of crashing the
+/// program. A range may start unaligned (the agent's data ends mid-word, and the kernel merges the
+/// program's next mapping with it): the copy then starts at the next word, or every word would be read
+/// off by the same few bytes.
 fn scan_region(scan: &mut Scan, lo: usize, hi: usize, buf: &mut [usize]) {
+    const WORD: usize = core::mem::size_of::<usize>();
     let step = core::mem::size_of_val(buf);
-    let mut at = lo;
+    let hi = hi & !(WORD - 1);
+    let mut at = lo.next_multiple_of(WORD);
     while at < hi {
         let len = step.min(hi - at);
         match maps::copy_out(at, len, buf) {
-            Some(n) if n > 0 => scan.scan_root_words(&buf[..n / core::mem::size_of::<usize>()]),
-            // Unreadable: skip one page.
-            _ => {
-                at = (at + 4096) & !4095;
-                continue;
+            // A short copy stopped at a page that cannot be read: the next round skips that page.
+            Some(n) if n >= WORD => {
+                scan.scan_root_words(&buf[..n / WORD]);
+                at += n & !(WORD - 1);
             }
+            // Unreadable: skip one page.
+            _ => at = (at + 4096) & !4095,
         }
-        at += len;
     }
 }
 
