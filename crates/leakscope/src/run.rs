@@ -186,9 +186,14 @@ fn default_trace_name(program: &OsStr) -> PathBuf {
     PathBuf::from(format!("leakscope.{base}.{}.lstrace", std::process::id()))
 }
 
-/// A fresh trace with its file header; the agent appends to it.
+/// A fresh trace with its file header; the agent appends to it. An old trace of that name is removed
+/// first rather than truncated: ext4 writes a file truncated and rewritten out to disk when it is closed
+/// (and discards the freed blocks at once), which made each run with the same `--trace` wait for the disk.
 fn create_trace(path: &Path) -> Result<(), Failure> {
     let write = || -> std::io::Result<()> {
+        if fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+            fs::remove_file(path)?;
+        }
         let mut f = File::create(path)?;
         f.set_permissions(fs::Permissions::from_mode(0o644))?;
         f.write_all(&leakscope_trace::file_header())
