@@ -6,7 +6,7 @@
 //! What a call costs outside a sample: the byte countdown (kept in a pthread key slot of this thread, read
 //! at a fixed offset from the thread pointer: no TLS segment in the agent, no call), two comparisons, and
 //! a jump to glibc through its GOT entry: eight instructions in `malloc`'s entry stub (assembly, as are
-//! `calloc`'s and `realloc`'s). `free`'s nine recognise a tracked block by the mark in its header word
+//! `calloc`'s and `realloc`'s). `free`'s seven recognise a tracked block by the top byte of its header word
 //! just in front of it, where glibc keeps a chunk's size (whose top bits are always clear).
 //!
 //! Used when sampling is on without `LEAKSCOPE_PRECISE`, the program uses glibc's allocator, and the
@@ -86,6 +86,10 @@ fn gap() -> usize {
 /// Bits of a tracked block's header word that mark it (glibc's size word never has them set).
 pub const MARK_SHIFT: u32 = 50;
 pub const MARK: u64 = 0x2a5b;
+/// The top byte of a tracked block's header word: the mark's high bits. The byte just in front of a block
+/// of glibc's is the top byte of its chunk's size word, always 0, so this one byte tells the two apart as
+/// surely as the whole mark; the stubs test it with one `cmp` on memory.
+pub const MARK_BYTE: u8 = (MARK << MARK_SHIFT >> 56) as u8;
 
 /// Is `p` a block the agent tracks? Only valid in light mode, for a block of the program's allocator.
 ///
@@ -93,7 +97,7 @@ pub const MARK: u64 = 0x2a5b;
 /// `p` must be non-null and a block glibc (or the agent) handed out.
 #[inline]
 pub unsafe fn is_tracked(p: *const core::ffi::c_void) -> bool {
-    *(p as *const u64).sub(1) >> MARK_SHIFT == MARK
+    *(p as *const u8).sub(1) == MARK_BYTE
 }
 
 extern "C" {
