@@ -16,8 +16,8 @@ pub mod sites;
 pub mod symbolize;
 
 pub use analyze::{
-    analyze, analyze_with, report_stack, signal_name, Analysis, CheckReport, Delta, HeapReport,
-    LiveSite, LossRecord, Options, ProcessReport, Summary, Totals,
+    analyze, analyze_processes, analyze_with, report_stack, signal_name, Analysis, CheckReport,
+    Delta, HeapReport, LiveSite, LossRecord, Options, ProcessReport, Summary, Totals,
 };
 pub use growth::{Growth, Verdict};
 pub use leakscope_trace::{ExitStatus, LeakKind, Level, Message, ScanStats};

@@ -3,7 +3,8 @@
 
 use crate::args::{Format, Output};
 use crate::Failure;
-use leakscope_analysis::{analyze_with, Analysis, Options, Symbolizer};
+use leakscope_analysis::model::Processes;
+use leakscope_analysis::{analyze_processes, Analysis, Options, Symbolizer};
 use leakscope_report::Context;
 use leakscope_trace::TraceFile;
 use std::io::{IsTerminal, Write};
@@ -40,9 +41,11 @@ pub fn present_with(
     stdout: bool,
     mut sym: Symbolizer,
 ) -> Result<bool, Failure> {
-    let analysis = analyze_with(trace, opts, &mut sym);
-    // leakscope exits once the report is written: freeing a large report's frames and debug information
-    // piece by piece would only make it later.
+    let procs = Processes::from_trace(trace);
+    let analysis = analyze_processes(trace, &procs, opts, &mut sym);
+    // leakscope exits once the report is written: freeing a large report's processes, frames and debug
+    // information piece by piece would only make it later.
+    std::mem::forget(procs);
     std::mem::forget(sym);
     ctx.show_reachable = out.show_reachable;
     ctx.color = out.format == Format::Text && out.output.is_none() && color_wanted(stdout);
