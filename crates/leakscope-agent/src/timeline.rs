@@ -161,6 +161,9 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
             };
             let tick = TICK.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
             write_snapshot();
+            // A pass over a huge site table (a million distinct stacks: tens of ms) must not keep a core
+            // busy: the next snapshot waits at least SNAPSHOT_SHARE times as long as this one took.
+            next = next.max(world::monotonic_ns() + (world::monotonic_ns() - now) * SNAPSHOT_SHARE);
             if leakscope_trace::periodic_ages_due(tick.into()) {
                 crate::ages::emit_periodic();
             }
@@ -177,6 +180,9 @@ fn park_for_good() -> ! {
         unsafe { libc::pause() };
     }
 }
+
+/// The snapshot thread's work stays below 1/SNAPSHOT_SHARE of a core (see [`run`]).
+const SNAPSHOT_SHARE: u64 = 20;
 
 /// Snapshots over the first [`FINE_INTERVALS`] intervals are this many times closer together.
 const FINE_FACTOR: u64 = 10;
