@@ -163,7 +163,8 @@ extern "C" fn run(_: *mut c_void) -> *mut c_void {
             write_snapshot();
             // A pass over a huge site table (a million distinct stacks: tens of ms) must not keep a core
             // busy: the next snapshot waits at least SNAPSHOT_SHARE times as long as this one took.
-            next = next.max(world::monotonic_ns() + (world::monotonic_ns() - now) * SNAPSHOT_SHARE);
+            let done = world::monotonic_ns();
+            next = next.max(done + (done - now) * SNAPSHOT_SHARE);
             if leakscope_trace::periodic_ages_due(tick.into()) {
                 crate::ages::emit_periodic();
             }
