@@ -86,13 +86,29 @@ pub fn unmap_sparse(p: *mut u8, len: usize) {
     unsafe { libc::munmap(p.cast(), len) };
 }
 
+/// `n` all-zero `T`s, boxed: from fresh pages, mostly untouched until used (see `alloc_zeroed`).
+///
+/// # Safety
+/// All-zero bytes must be a valid `T`.
+pub unsafe fn zeroed_slice<T>(n: usize) -> alloc::boxed::Box<[T]> {
+    let Ok(layout) = Layout::array::<T>(n) else {
+        alloc::alloc::handle_alloc_error(Layout::new::<T>())
+    };
+    let p = alloc::alloc::alloc_zeroed(layout).cast::<T>();
+    if p.is_null() {
+        alloc::alloc::handle_alloc_error(layout)
+    }
+    alloc::boxed::Box::from_raw(core::ptr::slice_from_raw_parts_mut(p, n))
+}
+
 fn class_of(layout: &Layout) -> usize {
     let need = layout.size().max(layout.align()).max(1 << MIN_CLASS_SHIFT);
     let shift = usize::BITS as usize - (need - 1).leading_zeros() as usize;
     shift - MIN_CLASS_SHIFT
 }
 
-fn alloc_small(class: usize) -> *mut u8 {
+/// A block of `class`, and whether it is fresh from a new mapping (all zero: never handed out before).
+fn alloc_small(class: usize) -> (*mut u8, bool) {
     let size = 1usize << (class + MIN_CLASS_SHIFT);
     loop {
         {
@@ -101,19 +117,19 @@ fn alloc_small(class: usize) -> *mut u8 {
                 let n = c.free;
                 // SAFETY: nodes on the free list are blocks of this class we own.
                 c.free = unsafe { (*n).next };
-                return n.cast();
+                return (n.cast(), false);
             }
             if c.bump + size <= c.end {
                 let p = c.bump;
                 c.bump += size;
-                return p as *mut u8;
+                return (p as *mut u8, true);
             }
         }
         // Refill outside the lock: no lock is held across a syscall.
         let len = REFILL_BYTES.max(size * 16);
         let region = map(len);
         if region.is_null() {
-            return null_mut();
+            return (null_mut(), false);
         }
         let mut c = CLASSES[class].lock();
         c.bump = region as usize;
@@ -168,7 +184,7 @@ unsafe impl GlobalAlloc for AgentAlloc {
         }
         let class = class_of(&layout);
         if class < N_CLASSES {
-            alloc_small(class)
+            alloc_small(class).0
         } else {
             map_large(large_len(&layout))
         }
@@ -203,13 +219,15 @@ unsafe impl GlobalAlloc for AgentAlloc {
         }
     }
 
+    /// Fresh mappings are zero already: only a block used before is cleared (writing zeros over untouched
+    /// pages would only fault them in, a tenth of a short program's run under the agent).
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let class = class_of(&layout);
-        if class >= N_CLASSES {
-            return self.alloc(layout); // fresh mappings are zero already
+        if layout.align() > PAGE || class >= N_CLASSES {
+            return self.alloc(layout);
         }
-        let p = self.alloc(layout);
-        if !p.is_null() {
+        let (p, fresh) = alloc_small(class);
+        if !p.is_null() && !fresh {
             core::ptr::write_bytes(p, 0, layout.size());
         }
         p

@@ -237,12 +237,9 @@ struct Table {
 
 impl Table {
     fn with_capacity(cap: usize) -> Table {
-        let slots = (0..cap)
-            .map(|_| Slot {
-                hash: AtomicU64::new(0),
-                site: AtomicPtr::new(core::ptr::null_mut()),
-            })
-            .collect();
+        // SAFETY: an all-zero Slot is a valid empty one (hash 0, null site); zeroed memory from the agent's
+        // allocator is mostly untouched pages, which a loop of stores would fault in.
+        let slots = unsafe { crate::mem::zeroed_slice::<Slot>(cap) };
         Table {
             mask: cap - 1,
             slots,
@@ -385,9 +382,11 @@ fn publish_id(site: &'static Site) {
     let (hi, lo) = (site.id as usize >> PAGE_BITS, site.id as usize & (PAGE - 1));
     let mut page = BY_ID[hi].load(Ordering::Acquire);
     if page.is_null() {
-        page = Box::leak(Box::new(
-            [const { AtomicPtr::new(core::ptr::null_mut()) }; PAGE],
-        ));
+        // SAFETY: null pointers are all-zero AtomicPtrs; the slice has PAGE of them. Never freed.
+        page = unsafe {
+            let zeroed = crate::mem::zeroed_slice::<AtomicPtr<Site>>(PAGE);
+            Box::into_raw(zeroed).cast::<[AtomicPtr<Site>; PAGE]>()
+        };
         BY_ID[hi].store(page, Ordering::Release);
     }
     // SAFETY: pages are never freed.
