@@ -8,6 +8,7 @@ use leakscope_analysis::{analyze_processes, Analysis, Options, Symbolizer};
 use leakscope_report::Context;
 use leakscope_trace::TraceFile;
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 
 /// Renders and writes the report (to stderr unless `--output`); returns whether leaks of the kinds that
 /// count as errors were found.
@@ -51,10 +52,12 @@ pub fn present_with(
     ctx.color = out.format == Format::Text && out.output.is_none() && color_wanted(stdout);
     let text = render(&analysis, &ctx, out.format);
     match &out.output {
-        Some(path) => std::fs::write(path, text).map_err(|e| Failure {
-            message: format!("cannot write the report to {}: {e}", path.display()),
-            code: 2,
-        })?,
+        Some(path) => create_fresh(path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(|e| Failure {
+                message: format!("cannot write the report to {}: {e}", path.display()),
+                code: 2,
+            })?,
         None if stdout => drop(std::io::stdout().lock().write_all(text.as_bytes())),
         // A closed stderr is no reason to fail the run.
         None => drop(std::io::stderr().lock().write_all(text.as_bytes())),
@@ -62,6 +65,16 @@ pub fn present_with(
     let found = analysis.has_leaks_of(&out.errors_for_kinds.0);
     std::mem::forget(analysis);
     Ok(found)
+}
+
+/// Creates `path` for writing. An old regular file of that name is removed first rather than truncated:
+/// ext4 writes a file truncated and rewritten out to disk when it is closed (and discards the freed blocks
+/// at once), which made each run with the same `--trace` or `--output` wait for the disk.
+pub fn create_fresh(path: &Path) -> std::io::Result<std::fs::File> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+        std::fs::remove_file(path)?;
+    }
+    std::fs::File::create(path)
 }
 
 fn render(a: &Analysis, ctx: &Context, format: Format) -> String {

@@ -10,7 +10,7 @@ use leakscope_report::Context;
 use leakscope_trace::settings::Settings;
 use leakscope_trace::{frame_chunk, ExitStatus, Record, RunInfo};
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -186,15 +186,10 @@ fn default_trace_name(program: &OsStr) -> PathBuf {
     PathBuf::from(format!("leakscope.{base}.{}.lstrace", std::process::id()))
 }
 
-/// A fresh trace with its file header; the agent appends to it. An old trace of that name is removed
-/// first rather than truncated: ext4 writes a file truncated and rewritten out to disk when it is closed
-/// (and discards the freed blocks at once), which made each run with the same `--trace` wait for the disk.
+/// A fresh trace with its file header; the agent appends to it.
 fn create_trace(path: &Path) -> Result<(), Failure> {
     let write = || -> std::io::Result<()> {
-        if fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
-            fs::remove_file(path)?;
-        }
-        let mut f = File::create(path)?;
+        let mut f = crate::present::create_fresh(path)?;
         f.set_permissions(fs::Permissions::from_mode(0o644))?;
         f.write_all(&leakscope_trace::file_header())
     };
