@@ -89,7 +89,8 @@ pub fn unmap_sparse(p: *mut u8, len: usize) {
 /// `n` all-zero `T`s, boxed: from fresh pages, mostly untouched until used (see `alloc_zeroed`).
 ///
 /// # Safety
-/// All-zero bytes must be a valid `T`.
+/// All-zero bytes must be a valid `T`, and `n` and `T`'s size non-zero (a global allocator is never asked
+/// for zero bytes).
 pub unsafe fn zeroed_slice<T>(n: usize) -> alloc::boxed::Box<[T]> {
     let Ok(layout) = Layout::array::<T>(n) else {
         alloc::alloc::handle_alloc_error(Layout::new::<T>())
