@@ -86,6 +86,20 @@ pub fn unmap_sparse(p: *mut u8, len: usize) {
     unsafe { libc::munmap(p.cast(), len) };
 }
 
+/// Gives back the memory of a large block that stays allocated and is never freed: from then on it reads
+/// as zeros, taking no memory. Only a block with a mapping of its own (larger than the largest class) is
+/// discarded; a small one shares its pages and is left as it is.
+pub fn discard(p: *mut u8, layout: Layout) {
+    if layout.align() > PAGE || class_of(&layout) < N_CLASSES {
+        return;
+    }
+    let len = large_len(&layout);
+    // SAFETY: p starts the block's own mapping of len bytes (map_large); its pages become zero pages.
+    if unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) } == 0 {
+        MAPPED_BYTES.fetch_sub(len, Ordering::Relaxed);
+    }
+}
+
 /// `n` all-zero `T`s, boxed: from fresh pages, mostly untouched until used (see `alloc_zeroed`).
 ///
 /// # Safety
