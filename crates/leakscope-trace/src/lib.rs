@@ -12,6 +12,7 @@
 
 extern crate alloc;
 
+pub mod packed;
 pub mod reader;
 pub mod records;
 pub mod settings;

@@ -470,11 +470,7 @@ fn encode_stacks(s: &Stacks, out: &mut Vec<u8>) {
     for st in &s.stacks {
         put_u64(out, st.id.into());
         put_u64(out, st.frames.len() as u64);
-        let mut prev = 0u64;
-        for &f in &st.frames {
-            put_i64(out, f.wrapping_sub(prev) as i64);
-            prev = f;
-        }
+        crate::packed::pack(st.frames.iter().copied(), |b| out.push(b));
     }
 }
 
