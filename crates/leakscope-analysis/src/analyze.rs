@@ -374,7 +374,7 @@ struct StackSource<'a> {
 impl StackSource<'_> {
     /// The sentinel stack of sampled mode's unsampled blocks: one frame at address 1.
     fn is_unsampled(&self, id: u32) -> bool {
-        self.procs.stack(self.index, id) == Some(&[1][..])
+        self.procs.stack(self.index, id).as_deref() == Some(&[1][..])
     }
 
     fn get(&mut self, id: u32) -> (Stack, Option<usize>) {
@@ -385,7 +385,7 @@ impl StackSource<'_> {
             self.missing += 1;
             return (Stack::default(), None);
         };
-        let (stack, site) = report_stack(self.sym, self.modules, addrs);
+        let (stack, site) = report_stack(self.sym, self.modules, &addrs);
         let got = (Stack::from(stack), site);
         self.cache.insert(id, got.clone());
         got

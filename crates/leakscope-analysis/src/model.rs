@@ -17,7 +17,7 @@ pub struct ProcessTrace {
     pub start: ProcessStart,
     pub modules: ModuleMap,
     /// Stack id → absolute return addresses, innermost first.
-    pub stacks: FastMap<u32, Vec<u64>>,
+    pub stacks: StackTable,
     /// The scan the image ran as it ended (trigger `Exit`), if it got that far.
     pub leaks: Option<Leaks>,
     /// The heap as of the last snapshot (sites a snapshot omitted keep their previous values).
@@ -32,6 +32,34 @@ pub struct ProcessTrace {
     pub ages: Option<Ages>,
     /// Sampled mode: what the sampled blocks of each exit loss record stand for, by (kind, stack).
     pub estimates: HashMap<(LeakKind, u32), (u64, u64)>,
+}
+
+/// Stacks by id, packed in one buffer ([`leakscope_trace::packed`]): a program can define a million
+/// stacks, and a vector of frames each took ~250 bytes of the report's memory.
+#[derive(Debug, Clone, Default)]
+pub struct StackTable {
+    code: Vec<u8>,
+    spans: FastMap<u32, (usize, usize)>,
+}
+
+impl StackTable {
+    /// Defines (or redefines) stack `id`.
+    pub fn insert(&mut self, id: u32, frames: &[u64]) {
+        let start = self.code.len();
+        let code = &mut self.code;
+        leakscope_trace::packed::pack(frames.iter().copied(), |b| code.push(b));
+        self.spans.insert(id, (start, self.code.len()));
+    }
+
+    /// The return addresses of stack `id`, innermost first.
+    pub fn get(&self, id: u32) -> Option<Vec<u64>> {
+        let &(start, end) = self.spans.get(&id)?;
+        Some(leakscope_trace::packed::Unpack::new(&self.code[start..end]).collect())
+    }
+
+    pub fn contains(&self, id: u32) -> bool {
+        self.spans.contains_key(&id)
+    }
 }
 
 /// One change of a site's live amounts: from snapshot `index` on (until the next point).
@@ -73,7 +101,12 @@ impl Timeline {
         for site in &s.sites {
             let old = self.live.insert(site.stack, site.live_bytes).unwrap_or(0);
             self.total = (self.total + site.live_bytes).saturating_sub(old);
-            let points = self.sites.entry(site.stack).or_default();
+            // Most sites change in few snapshots (a program with a million stacks: one or two points
+            // each), so a site's series starts with room for one point, not the four a push would make.
+            let points = self
+                .sites
+                .entry(site.stack)
+                .or_insert_with(|| Vec::with_capacity(1));
             let point = Point {
                 index,
                 bytes: site.live_bytes,
@@ -298,11 +331,11 @@ impl Processes {
     }
 
     /// Stacks of a process, falling back to its ancestors' (a forked child shares the ids it inherited).
-    pub fn stack(&self, index: usize, id: u32) -> Option<&[u64]> {
+    pub fn stack(&self, index: usize, id: u32) -> Option<Vec<u64>> {
         let mut at = index;
         loop {
             let p = &self.list[at];
-            if let Some(s) = p.stacks.get(&id) {
+            if let Some(s) = p.stacks.get(id) {
                 return Some(s);
             }
             at = self.parent_index(at)?;
@@ -348,13 +381,13 @@ impl ProcessTrace {
 pub fn apply_definitions(
     record: &Record,
     modules: &mut ModuleMap,
-    stacks: &mut FastMap<u32, Vec<u64>>,
+    stacks: &mut StackTable,
 ) -> bool {
     match record {
         Record::Modules(m) => m.events.iter().for_each(|e| modules.apply(e)),
         Record::Stacks(s) => {
             for st in &s.stacks {
-                stacks.insert(st.id, st.frames.clone());
+                stacks.insert(st.id, &st.frames);
             }
         }
         _ => return false,

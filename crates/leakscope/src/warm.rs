@@ -9,7 +9,7 @@
 //! Not used in sampled mode, whose reports are small and whose programs keep their cores to themselves.
 
 use leakscope_analysis::fasthash::FastMap;
-use leakscope_analysis::model::apply_definitions;
+use leakscope_analysis::model::{apply_definitions, StackTable};
 use leakscope_analysis::modules::ModuleMap;
 use leakscope_analysis::{report_stack, Symbolizer};
 use leakscope_trace::{read_chunks_from, Record, FILE_HEADER_LEN};
@@ -69,7 +69,7 @@ impl Warmup {
 #[derive(Default)]
 struct Image {
     modules: ModuleMap,
-    stacks: FastMap<u32, Vec<u64>>,
+    stacks: StackTable,
     /// Sites with live blocks at the latest snapshot.
     live: HashSet<u32>,
     /// Sites already symbolized.
@@ -102,15 +102,17 @@ impl Image {
             .live
             .iter()
             .copied()
-            .filter(|id| !self.done.contains(id) && self.stacks.contains_key(id))
+            .filter(|&id| !self.done.contains(&id) && self.stacks.contains(id))
             .collect();
         for id in due {
             if stop.load(Ordering::Relaxed) {
                 return false;
             }
-            let stack = &self.stacks[&id];
+            let Some(stack) = self.stacks.get(id) else {
+                continue;
+            };
             if !stack.iter().all(|a| self.seen.contains_key(a)) {
-                report_stack(sym, &self.modules, stack);
+                report_stack(sym, &self.modules, &stack);
                 self.seen.extend(stack.iter().map(|&a| (a, ())));
             }
             self.done.insert(id);
