@@ -3,17 +3,13 @@
 //! callee, a few KB to MB away, so a frame takes 2–4 bytes instead of 8. The agent keeps its stack table
 //! this way, and the analyzer the stack definitions it reads.
 
+use crate::varint::{leb128, unzigzag, zigzag};
+
 /// Writes `frames` packed, a byte at a time.
 pub fn pack(frames: impl IntoIterator<Item = u64>, mut out: impl FnMut(u8)) {
     let mut prev = 0u64;
     for f in frames {
-        let d = f.wrapping_sub(prev) as i64;
-        let mut z = ((d << 1) ^ (d >> 63)) as u64;
-        while z >= 0x80 {
-            out(z as u8 | 0x80);
-            z >>= 7;
-        }
-        out(z as u8);
+        leb128(zigzag(f.wrapping_sub(prev) as i64), &mut out);
         prev = f;
     }
 }
@@ -53,8 +49,7 @@ impl Iterator for Unpack<'_> {
                 break;
             }
         }
-        let d = (z >> 1) as i64 ^ -((z & 1) as i64);
-        self.prev = self.prev.wrapping_add(d as u64);
+        self.prev = self.prev.wrapping_add(unzigzag(z) as u64);
         Some(self.prev)
     }
 }

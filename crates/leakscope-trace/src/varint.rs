@@ -3,18 +3,33 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Appends `v` as unsigned LEB128.
-pub fn put_u64(out: &mut Vec<u8>, mut v: u64) {
+/// Writes `v` as unsigned LEB128, a byte at a time.
+pub fn leb128(mut v: u64, mut out: impl FnMut(u8)) {
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        out((v as u8) | 0x80);
         v >>= 7;
     }
-    out.push(v as u8);
+    out(v as u8);
 }
 
-/// Appends `v` zigzag-encoded (small magnitudes of either sign stay short).
+/// `v` zigzag-mapped to unsigned (small magnitudes of either sign stay short).
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// The inverse of [`zigzag`].
+pub fn unzigzag(z: u64) -> i64 {
+    (z >> 1) as i64 ^ -((z & 1) as i64)
+}
+
+/// Appends `v` as unsigned LEB128.
+pub fn put_u64(out: &mut Vec<u8>, v: u64) {
+    leb128(v, |b| out.push(b));
+}
+
+/// Appends `v` zigzag-encoded.
 pub fn put_i64(out: &mut Vec<u8>, v: i64) {
-    put_u64(out, ((v << 1) ^ (v >> 63)) as u64);
+    put_u64(out, zigzag(v));
 }
 
 /// Appends a length-prefixed byte string.
@@ -60,8 +75,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn i64(&mut self) -> Result<i64, Malformed> {
-        let z = self.u64()?;
-        Ok(((z >> 1) as i64) ^ -((z & 1) as i64))
+        self.u64().map(unzigzag)
     }
 
     pub fn bytes(&mut self) -> Result<&'a [u8], Malformed> {
