@@ -74,13 +74,10 @@ fn due_slow(s: *mut usize, left: usize, size: usize) -> bool {
     sampled
 }
 
-/// A fresh exponential gap (at least 1 byte), from this thread's random state.
+/// A fresh exponential gap (at least 1 byte). From the process's generator: a thread that is never
+/// sampled never builds a state of its own.
 fn gap() -> usize {
-    let rate = crate::config::sample_rate();
-    match crate::state::thread_state() {
-        Some(t) => t.sampler.next_gap(rate).max(1) as usize,
-        None => rate.max(1) as usize,
-    }
+    crate::sampling::shared_gap(crate::config::sample_rate()).max(1) as usize
 }
 
 /// Bits of a tracked block's header word that mark it (glibc's size word never has them set).

@@ -9,6 +9,7 @@
 //! in glibc's heap); only stacks are sampled.
 
 use core::cell::Cell;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Natural logarithm for x > 0 (relative error below 1e-9 over the doubles we use).
 pub fn ln(x: f64) -> f64 {
@@ -113,9 +114,35 @@ impl Sampler {
         x ^= x << 25;
         x ^= x >> 27;
         self.rng.set(x);
-        let u = ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-        (-ln(u) * rate as f64) as i64 + 1
+        exponential(x.wrapping_mul(0x2545_F491_4F6C_DD1D), rate)
     }
+}
+
+/// An exponentially distributed gap with mean `rate` bytes, from 64 random bits.
+fn exponential(bits: u64, rate: u64) -> i64 {
+    let u = ((bits >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    (-ln(u) * rate as f64) as i64 + 1
+}
+
+/// State of [`shared_gap`]'s generator (splitmix64: a counter, mixed).
+static SHARED: AtomicU64 = AtomicU64::new(0);
+
+/// [`Sampler::next_gap`] from one generator for the whole process, so that a thread needs no state of its
+/// own to count down: light mode draws a gap once per sample and once per thread, and building a
+/// thread's state (344 KB, most of it written) on its first call cost a program of short-lived threads a
+/// fifth of its time. One locked add per sample (every 512 KiB) is nothing.
+pub fn shared_gap(rate: u64) -> i64 {
+    const STEP: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut x = SHARED.fetch_add(STEP, Ordering::Relaxed);
+    if x == 0 {
+        // Seed once per process (the clock differs between runs); racing seeds are as good.
+        x = crate::world::monotonic_ns() | 1;
+        SHARED.store(x.wrapping_add(STEP), Ordering::Relaxed);
+    }
+    let mut z = x.wrapping_add(STEP);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    exponential(z ^ (z >> 31), rate)
 }
 
 #[cfg(test)]
@@ -156,5 +183,23 @@ mod tests {
         let truth = total * 64;
         let err = (est as f64 - truth as f64).abs() / truth as f64;
         assert!(err < 0.05, "estimate {est} vs {truth}");
+    }
+
+    #[test]
+    fn shared_gaps_are_exponential() {
+        let (rate, n) = (4096u64, 200_000);
+        let gaps: Vec<f64> = (0..n).map(|_| shared_gap(rate) as f64).collect();
+        let mean = gaps.iter().sum::<f64>() / n as f64;
+        let var = gaps.iter().map(|g| (g - mean) * (g - mean)).sum::<f64>() / n as f64;
+        // Exponential: the standard deviation equals the mean.
+        assert!(
+            (mean - rate as f64).abs() < rate as f64 * 0.02,
+            "mean {mean}"
+        );
+        assert!(
+            (var.sqrt() - mean).abs() < mean * 0.03,
+            "sd {} vs mean {mean}",
+            var.sqrt()
+        );
     }
 }
