@@ -153,8 +153,8 @@ pub struct Site {
 
 impl Site {
     /// The stack's return addresses, innermost first.
-    pub fn frames(&self) -> impl Iterator<Item = usize> {
-        packed::Unpack::new(self.code).map(|f| f as usize)
+    pub fn frames(&self) -> packed::Unpack<'static> {
+        packed::Unpack::new(self.code)
     }
 
     /// Live and cumulative amounts now. Frees are read first: a block freed between the two reads is then

@@ -138,7 +138,7 @@ pub fn define_sites(ids: impl Iterator<Item = u32>) {
         if !site.written.swap(true, Ordering::Relaxed) {
             defs.push(StackDef {
                 id,
-                frames: site.frames().map(|f| f as u64).collect(),
+                frames: site.frames().collect(),
             });
         }
         if defs.len() == CHUNK {

@@ -3,7 +3,7 @@
 //! callee, a few KB to MB away, so a frame takes 2–4 bytes instead of 8. The agent keeps its stack table
 //! this way, and the analyzer the stack definitions it reads.
 
-use crate::varint::{leb128, unzigzag, zigzag};
+use crate::varint::{leb128, read_leb128, unzigzag, zigzag};
 
 /// Writes `frames` packed, a byte at a time.
 pub fn pack(frames: impl IntoIterator<Item = u64>, mut out: impl FnMut(u8)) {
@@ -38,17 +38,8 @@ impl Iterator for Unpack<'_> {
     type Item = u64;
 
     fn next(&mut self) -> Option<u64> {
-        let mut z = 0u64;
-        let mut shift = 0;
-        loop {
-            let (&b, rest) = self.code.split_first()?;
-            self.code = rest;
-            z |= u64::from(b & 0x7f) << (shift & 63);
-            shift += 7;
-            if b < 0x80 {
-                break;
-            }
-        }
+        let (z, len) = read_leb128(self.code)?;
+        self.code = &self.code[len..];
         self.prev = self.prev.wrapping_add(unzigzag(z) as u64);
         Some(self.prev)
     }

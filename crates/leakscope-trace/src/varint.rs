@@ -22,6 +22,19 @@ pub fn unzigzag(z: u64) -> i64 {
     (z >> 1) as i64 ^ -((z & 1) as i64)
 }
 
+/// The unsigned LEB128 integer at the start of `buf` and the bytes it took; None if `buf` ends inside it
+/// or it runs past 64 bits' worth of bytes.
+pub fn read_leb128(buf: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for (i, &b) in buf.iter().take(10).enumerate() {
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
 /// Appends `v` as unsigned LEB128.
 pub fn put_u64(out: &mut Vec<u8>, v: u64) {
     leb128(v, |b| out.push(b));
@@ -58,16 +71,10 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn u64(&mut self) -> Result<u64, Malformed> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *self.buf.get(self.pos).ok_or(Malformed)?;
-            self.pos += 1;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(Malformed)
+        let (v, len) =
+            read_leb128(self.buf.get(self.pos..).unwrap_or_default()).ok_or(Malformed)?;
+        self.pos += len;
+        Ok(v)
     }
 
     pub fn u32(&mut self) -> Result<u32, Malformed> {
