@@ -3,7 +3,9 @@
 //! Each distinct stack gets a dense id and one [`Site`] that lives forever. Lookups are lock-free: a hash
 //! table of site pointers that is only ever replaced whole (grown copies are published by pointer swap; the
 //! old table stays mapped for a reader still probing it, its memory given back). Inserting a new stack
-//! takes a lock; that happens once per distinct stack. Stacks are stored packed as the trace stores them
+//! takes a lock; that happens once per distinct stack. A stack is known by its 64-bit hash and frame count
+//! (see [`key`]), as the threads' site caches know it: comparing frames too cost a third of the agent's
+//! time where a program's stacks outnumber those caches. Stacks are stored packed as the trace stores them
 //! ([`leakscope_trace::packed`]: 2–4 bytes a frame instead of 8, a third of what a million stacks took).
 
 use crate::sync::SpinLock;
@@ -141,7 +143,8 @@ pub fn prefetch(id: u32, stripe: usize) {
 /// an arena, exactly sized: they are never freed.
 pub struct Site {
     pub id: u32,
-    hash: u64,
+    /// [`key`] of the stack.
+    key: u64,
     /// The stack, packed (see [`leakscope_trace::packed`]); [`Site::frames`] unpacks it.
     code: &'static [u8],
     /// Whether the definition has been written to the trace.
@@ -237,11 +240,12 @@ impl Arena {
     }
 }
 
-/// A slot of the stack table: the site's hash beside its pointer, so that a probe reads only the table's
-/// own lines (following each pointer to compare hashes was a cache miss per probe).
+/// A slot of the stack table: a site's key and id, so that a lookup reads only the table's own line
+/// (following a pointer to the site, even just for its id, was a cache miss per lookup).
 struct Slot {
-    hash: AtomicU64,
-    site: AtomicPtr<Site>,
+    key: AtomicU64,
+    /// The site's id + 1; 0: empty.
+    id: AtomicU32,
 }
 
 struct Table {
@@ -251,7 +255,7 @@ struct Table {
 
 impl Table {
     fn with_capacity(cap: usize) -> Table {
-        // SAFETY: an all-zero Slot is a valid empty one (hash 0, null site); zeroed memory from the agent's
+        // SAFETY: an all-zero Slot is a valid empty one (key 0, id 0); zeroed memory from the agent's
         // allocator is mostly untouched pages, which a loop of stores would fault in.
         let slots = unsafe { crate::mem::zeroed_slice::<Slot>(cap) };
         Table {
@@ -260,43 +264,38 @@ impl Table {
         }
     }
 
-    /// Where a stack's probe starts: from the hash's upper half, where the multiply of
+    /// Where a stack's probe starts: from the key's upper half, where the multiply of
     /// `unwind::hash_frames` mixed in every bit (its low bits depend only on the low bits of the frames,
     /// and a million stacks that differ in a few return addresses piled up in long probe runs).
     #[inline]
-    fn home(hash: u64) -> usize {
-        (hash >> 32) as usize
+    fn home(key: u64) -> usize {
+        (key >> 32) as usize
     }
 
-    fn find(&self, hash: u64, frames: &[usize]) -> Option<&'static Site> {
-        let mut i = Self::home(hash) & self.mask;
+    /// The id of the site with this key.
+    fn find(&self, key: u64) -> Option<u32> {
+        let mut i = Self::home(key) & self.mask;
         loop {
             let slot = &self.slots[i];
-            let p = slot.site.load(Ordering::Acquire);
-            if p.is_null() {
+            let id = slot.id.load(Ordering::Acquire);
+            if id == 0 {
                 return None;
             }
-            // The hash was stored before the pointer was published (Release), so it is the site's.
-            if slot.hash.load(Ordering::Relaxed) == hash {
-                // SAFETY: published sites are never freed.
-                let s = unsafe { &*p };
-                if packed::same(s.code, frames.iter().map(|&f| f as u64)) {
-                    return Some(s);
-                }
+            // The key was stored before the id was published (Release), so it is the site's.
+            if slot.key.load(Ordering::Relaxed) == key {
+                return Some(id - 1);
             }
             i = (i + 1) & self.mask;
         }
     }
 
-    fn insert(&self, s: &'static Site) {
-        let mut i = Self::home(s.hash) & self.mask;
-        while !self.slots[i].site.load(Ordering::Relaxed).is_null() {
+    fn insert(&self, s: &Site) {
+        let mut i = Self::home(s.key) & self.mask;
+        while self.slots[i].id.load(Ordering::Relaxed) != 0 {
             i = (i + 1) & self.mask;
         }
-        self.slots[i].hash.store(s.hash, Ordering::Relaxed);
-        self.slots[i]
-            .site
-            .store(s as *const Site as *mut Site, Ordering::Release);
+        self.slots[i].key.store(s.key, Ordering::Relaxed);
+        self.slots[i].id.store(s.id + 1, Ordering::Release);
     }
 }
 
@@ -311,30 +310,37 @@ const PAGE: usize = 1 << PAGE_BITS;
 static BY_ID: [AtomicPtr<[AtomicPtr<Site>; PAGE]>; PAGE] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; PAGE];
 
-/// The site for this stack, created on first sight. None only if the id space (16M stacks) is exhausted.
-/// `hash` must be `unwind::hash_frames(frames)`.
+/// What the table knows a stack by: its hash (`unwind::hash_frames`) and its frame count. Each step of the
+/// hash is a bijection of the previous value, so stacks that differ in one frame never collide; two others
+/// do with probability 2^-64 (for a million distinct stacks, one program in 30 million would merge two).
 #[inline]
-pub fn intern(frames: &[usize], hash: u64) -> Option<&'static Site> {
+pub fn key(hash: u64, frames: usize) -> u64 {
+    hash ^ (frames as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The id of the site of the stack with this [`key`], if it has one yet.
+#[inline]
+pub fn lookup(key: u64) -> Option<u32> {
     let t = TABLE.load(Ordering::Acquire);
-    if !t.is_null() {
-        // SAFETY: tables are never freed.
-        if let Some(s) = unsafe { &*t }.find(hash, frames) {
-            return Some(s);
-        }
-    }
-    intern_slow(hash, frames)
+    // SAFETY: tables are never freed.
+    (!t.is_null()).then(|| unsafe { &*t }.find(key)).flatten()
+}
+
+/// The id of the site for this stack, created on first sight. None only if the id space (16M stacks) is
+/// exhausted. `hash` must be `unwind::hash_frames(frames)`.
+#[inline]
+pub fn intern(frames: &[usize], hash: u64) -> Option<u32> {
+    let key = key(hash, frames.len());
+    lookup(key).or_else(|| intern_slow(key, frames))
 }
 
 #[cold]
-fn intern_slow(hash: u64, frames: &[usize]) -> Option<&'static Site> {
+fn intern_slow(key: u64, frames: &[usize]) -> Option<u32> {
     let mut arena = INSERT.lock();
-    let mut t = TABLE.load(Ordering::Acquire);
-    if !t.is_null() {
-        // SAFETY: as above.
-        if let Some(s) = unsafe { &*t }.find(hash, frames) {
-            return Some(s);
-        }
+    if let Some(s) = lookup(key) {
+        return Some(s);
     }
+    let mut t = TABLE.load(Ordering::Acquire);
     let id = COUNT.load(Ordering::Relaxed);
     if id as usize >= PAGE * PAGE {
         return None;
@@ -349,7 +355,7 @@ fn intern_slow(hash: u64, frames: &[usize]) -> Option<&'static Site> {
     let code = arena.frames(frames)?;
     let site = arena.site(Site {
         id,
-        hash,
+        key,
         code,
         written: AtomicBool::new(false),
         snap_allocs: AtomicU64::new(0),
@@ -359,7 +365,7 @@ fn intern_slow(hash: u64, frames: &[usize]) -> Option<&'static Site> {
     // SAFETY: as above.
     unsafe { &*t }.insert(site);
     COUNT.store(id + 1, Ordering::Release);
-    Some(site)
+    Some(id)
 }
 
 fn grow(old: *mut Table) -> *mut Table {

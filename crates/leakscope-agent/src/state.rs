@@ -553,16 +553,19 @@ pub fn current_site(t: &ThreadState, caller: unwind::Caller) -> u32 {
     let (n, hash) = unwind::walk_cached(caller, hi, in_agent, walk);
     t.sites
         .get(hash, n)
-        .unwrap_or_else(|| new_site(t, walk, hash))
+        .unwrap_or_else(|| new_site(t, walk, hash, n))
 }
 
-/// A stack this thread has not seen lately: copied out of the walk cache and interned.
+/// A stack this thread has not seen lately: found in the stack table by its hash and frame count, or
+/// copied out of the walk cache and interned.
 #[cold]
 #[inline(never)]
-fn new_site(t: &ThreadState, walk: &unwind::WalkCache, hash: u64) -> u32 {
-    let mut frames = [core::mem::MaybeUninit::uninit(); unwind::MAX_FRAMES];
-    let n = walk.emit(&mut frames);
-    let id = intern(unwind::written(&frames, n), hash);
+fn new_site(t: &ThreadState, walk: &unwind::WalkCache, hash: u64, n: usize) -> u32 {
+    let id = stacks::lookup(stacks::key(hash, n)).unwrap_or_else(|| {
+        let mut frames = [core::mem::MaybeUninit::uninit(); unwind::MAX_FRAMES];
+        let n = walk.emit(&mut frames);
+        intern(unwind::written(&frames, n), hash)
+    });
     t.sites.put(hash, n, id);
     id
 }
@@ -576,7 +579,7 @@ fn reference_site(hi: usize) -> u32 {
 }
 
 fn intern(frames: &[usize], hash: u64) -> u32 {
-    stacks::intern(frames, hash).map_or(u32::MAX, |s| s.id)
+    stacks::intern(frames, hash).unwrap_or(u32::MAX)
 }
 
 /// Site of the blocks whose stacks were not sampled (a sentinel stack: one frame at address 1).
@@ -587,7 +590,7 @@ pub fn unsampled_site() -> u32 {
     if id != u32::MAX {
         return id;
     }
-    let id = stacks::intern(&[1], unwind::hash_frames(&[1])).map_or(u32::MAX, |s| s.id);
+    let id = stacks::intern(&[1], unwind::hash_frames(&[1])).unwrap_or(u32::MAX);
     UNSAMPLED.store(id, Ordering::Relaxed);
     id
 }
