@@ -5,7 +5,7 @@ use crate::fasthash::FastMap;
 use crate::frames;
 use crate::model::{ProcessTrace, Processes};
 use crate::modules::ModuleMap;
-use crate::sites::{OmittedSites, SiteReport, TimelineReport};
+use crate::sites::{OmittedSites, SiteReport, TimelineReport, CURVE_SNAPSHOTS};
 use crate::symbolize::{Frame, Stack, Symbolizer};
 use leakscope_trace::{ExitStatus, LeakKind, Leaks, Message, ProcessEnd, ScanStats, TraceFile};
 use std::collections::HashMap;
@@ -23,6 +23,11 @@ pub struct Options {
     /// Report the latest live check of this pid (and its deltas against the check before it) instead of
     /// the program's exit: the process is still running.
     pub check_pid: Option<u32>,
+    /// Symbolize every stack. False for a report that leaves out still-reachable records and, without
+    /// [`CURVE_SNAPSHOTS`] snapshots, the sites (the default text report): their stacks are then not
+    /// symbolized, and those records are grouped by the agent's stack ids. Loading libc's debug
+    /// information for a still-reachable block of its own was two thirds of a short program's report.
+    pub all_stacks: bool,
 }
 
 impl Default for Options {
@@ -32,6 +37,7 @@ impl Default for Options {
             observed: HashMap::new(),
             debug_dirs: vec![PathBuf::from("/usr/lib/debug")],
             check_pid: None,
+            all_stacks: true,
         }
     }
 }
@@ -326,7 +332,8 @@ fn process_report(
     };
     match scan {
         Some(leaks) => {
-            report.records = loss_records(&leaks.records, &mut stacks);
+            let reachable = opts.all_stacks || checking;
+            report.records = loss_records(&leaks.records, &mut stacks, reachable);
             report.summary = Some(summarize(&leaks.records));
             report.scan = Some(leaks.stats);
         }
@@ -347,10 +354,15 @@ fn process_report(
     for r in scan.iter().flat_map(|l| &l.records) {
         kinds.entry(r.stack).or_default()[r.kind as usize] += r.bytes;
     }
-    let (timeline, sites, omitted) = crate::sites::build(p, &kinds, &mut |id| stacks.get(id));
-    report.sites_omitted = omitted;
-    report.timeline = timeline;
-    report.sites = sites;
+    let curve = p.timeline.running_len() >= CURVE_SNAPSHOTS;
+    if opts.all_stacks || checking || curve {
+        let (timeline, sites, omitted) = crate::sites::build(p, &kinds, &mut |id| stacks.get(id));
+        report.sites_omitted = omitted;
+        report.timeline = timeline;
+        report.sites = sites;
+    } else {
+        report.timeline = crate::sites::timeline_report(p);
+    }
     if stacks.missing > 0 {
         report.warnings.push(format!(
             "{} allocation stacks are missing from the trace (cut short?): their records have no frames",
@@ -420,7 +432,7 @@ fn check_report(
     let last = p.checks.last()?;
     let previous = p.checks.len().checked_sub(2).map(|i| &p.checks[i]);
     let before: FastMap<(LeakKind, Stack), (u64, u64)> = previous
-        .map(|prev| loss_records(&prev.records, stacks))
+        .map(|prev| loss_records(&prev.records, stacks, true))
         .unwrap_or_default()
         .into_iter()
         .map(|r| ((r.kind, r.stack), (r.bytes, r.blocks)))
@@ -461,18 +473,27 @@ fn summarize(records: &[leakscope_trace::LossRecord]) -> Summary {
     s
 }
 
-fn loss_records(raw: &[leakscope_trace::LossRecord], stacks: &mut StackSource) -> Vec<LossRecord> {
+/// The loss records of a scan, symbolized and merged; `reachable`: symbolize still-reachable records too
+/// (else they keep no stack and are not merged: one record per stack id).
+fn loss_records(
+    raw: &[leakscope_trace::LossRecord],
+    stacks: &mut StackSource,
+    reachable: bool,
+) -> Vec<LossRecord> {
     let mut out: Vec<LossRecord> = Vec::new();
-    // Stacks that differ only in the plumbing frames dropped from them are the same call site.
-    let mut index: FastMap<(LeakKind, Stack), usize> = FastMap::default();
+    // Stacks that differ only in the plumbing frames dropped from them are the same call site; the
+    // stack id stands for a stack not symbolized.
+    let mut index: FastMap<(LeakKind, Stack, Option<u32>), usize> = FastMap::default();
     let sampled = stacks.procs.list[stacks.index].start.sample_rate > 0;
     for r in raw {
         let unsampled = sampled && stacks.is_unsampled(r.stack);
-        let (stack, site) = if unsampled {
+        let hidden = !reachable && r.kind == LeakKind::Reachable;
+        let (stack, site) = if unsampled || hidden {
             (Stack::default(), None)
         } else {
             stacks.get(r.stack)
         };
+        let key = (r.kind, stack.clone(), hidden.then_some(r.stack));
         let estimate = sampled
             .then(|| {
                 stacks.procs.list[stacks.index]
@@ -481,7 +502,7 @@ fn loss_records(raw: &[leakscope_trace::LossRecord], stacks: &mut StackSource) -
             })
             .flatten()
             .copied();
-        match index.get(&(r.kind, stack.clone())) {
+        match index.get(&key) {
             Some(&i) => {
                 let o = &mut out[i];
                 o.bytes += r.bytes;
@@ -493,7 +514,7 @@ fn loss_records(raw: &[leakscope_trace::LossRecord], stacks: &mut StackSource) -
                 }
             }
             None => {
-                index.insert((r.kind, stack.clone()), out.len());
+                index.insert(key, out.len());
                 out.push(LossRecord {
                     kind: r.kind,
                     bytes: r.bytes,

@@ -21,5 +21,7 @@ pub use analyze::{
 };
 pub use growth::{Growth, Verdict};
 pub use leakscope_trace::{ExitStatus, LeakKind, Level, Message, ScanStats};
-pub use sites::{AgeReport, Births, OmittedSites, SiteReport, TimelineReport, MAX_SITES};
+pub use sites::{
+    AgeReport, Births, OmittedSites, SiteReport, TimelineReport, CURVE_SNAPSHOTS, MAX_SITES,
+};
 pub use symbolize::{demangle, Frame, Stack, Symbolizer};

@@ -12,6 +12,9 @@ use crate::symbolize::{Frame, Stack};
 use leakscope_trace::LeakKind;
 use std::collections::HashMap;
 
+/// Snapshots a curve needs: with fewer, a report shows neither the heap over time nor the sites.
+pub const CURVE_SNAPSHOTS: usize = 5;
+
 /// The heap of the whole process over time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimelineReport {
@@ -421,7 +424,7 @@ impl Group {
     }
 }
 
-fn timeline_report(p: &ProcessTrace) -> Option<TimelineReport> {
+pub fn timeline_report(p: &ProcessTrace) -> Option<TimelineReport> {
     let tl = &p.timeline;
     let running = tl.running_len();
     if running == 0 {

@@ -166,6 +166,76 @@ fn records_are_merged_sorted_and_summarized() {
     );
 }
 
+/// A report that hides still-reachable records (the default text report) gets them unsymbolized and
+/// unmerged, one per stack id; the records it shows, and the summary, are those of the full analysis.
+#[test]
+fn hidden_reachable_records_keep_no_stack() {
+    use LeakKind::*;
+    let chunks = [
+        (10, start(1, Origin::Exec, "/bin/prog")),
+        (10, modules()),
+        (
+            10,
+            stacks(&[(1, &[0x1100, 0x1200]), (3, &[0x1100, 0x1200])]),
+        ),
+        (
+            10,
+            leaks(
+                Trigger::Exit,
+                vec![
+                    rec(Definite, 1, 40, 1, 0),
+                    rec(Definite, 3, 40, 2, 0),
+                    rec(Reachable, 1, 100, 3, 0),
+                    rec(Reachable, 3, 50, 1, 0),
+                ],
+            ),
+        ),
+        (10, end(ExitStatus::Code(0))),
+    ];
+    let shown = |all_stacks: bool| {
+        let a = run(
+            &chunks,
+            &Options {
+                all_stacks,
+                ..Options::default()
+            },
+        );
+        let root = a.root.unwrap();
+        let records: Vec<_> = root
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    r.kind,
+                    r.bytes,
+                    r.blocks,
+                    r.stack_ids.clone(),
+                    r.stack.len(),
+                )
+            })
+            .collect();
+        (records, root.summary.unwrap())
+    };
+    let (full, full_summary) = shown(true);
+    assert_eq!(
+        full,
+        [
+            (Reachable, 150, 4, vec![1, 3], 2),
+            (Definite, 80, 3, vec![1, 3], 2)
+        ]
+    );
+    let (text, text_summary) = shown(false);
+    assert_eq!(
+        text,
+        [
+            (Reachable, 100, 3, vec![1], 0),
+            (Definite, 80, 3, vec![1, 3], 2),
+            (Reachable, 50, 1, vec![3], 0),
+        ]
+    );
+    assert_eq!(text_summary, full_summary);
+}
+
 #[test]
 fn fork_exec_and_exec_away() {
     let a = run(

@@ -4,7 +4,7 @@
 use crate::Context;
 use leakscope_analysis::{
     signal_name, Analysis, CheckReport, ExitStatus, Frame, HeapReport, LeakKind, Level, LossRecord,
-    ProcessReport, SiteReport, Summary, TimelineReport, Verdict,
+    ProcessReport, SiteReport, Summary, TimelineReport, Verdict, CURVE_SNAPSHOTS,
 };
 
 use std::fmt::Write;
@@ -381,7 +381,7 @@ const SPARK: usize = 48;
 
 /// The heap over time and the sites' growth verdicts (only with enough snapshots for a curve).
 fn over_time(out: &mut String, t: &TimelineReport, r: &ProcessReport, p: &Paint) {
-    if t.snapshots < 5 {
+    if t.snapshots < CURVE_SNAPSHOTS {
         return;
     }
     let sites = &r.sites;

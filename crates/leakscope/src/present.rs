@@ -43,7 +43,11 @@ pub fn present_with(
     mut sym: Symbolizer,
 ) -> Result<bool, Failure> {
     let procs = Processes::from_trace(trace);
-    let analysis = analyze_processes(trace, &procs, opts, &mut sym);
+    let opts = Options {
+        all_stacks: out.format != Format::Text || out.show_reachable,
+        ..opts.clone()
+    };
+    let analysis = analyze_processes(trace, &procs, &opts, &mut sym);
     // leakscope exits once the report is written: freeing a large report's processes, frames and debug
     // information piece by piece would only make it later.
     std::mem::forget(procs);
