@@ -100,6 +100,13 @@ pub struct Output {
     pub errors_for_kinds: Kinds,
 }
 
+impl Output {
+    /// Does the report show every stack? The default text report leaves out still-reachable records.
+    pub fn all_stacks(&self) -> bool {
+        self.format != Format::Text || self.show_reachable
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct RunArgs {
     #[command(flatten)]

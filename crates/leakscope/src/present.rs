@@ -44,7 +44,7 @@ pub fn present_with(
 ) -> Result<bool, Failure> {
     let procs = Processes::from_trace(trace);
     let opts = Options {
-        all_stacks: out.format != Format::Text || out.show_reachable,
+        all_stacks: out.all_stacks(),
         ..opts.clone()
     };
     let analysis = analyze_processes(trace, &procs, &opts, &mut sym);

@@ -42,8 +42,9 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         ..Options::default()
     };
     // Sampled mode is for production: its reports are small, and the program keeps its cores to itself.
+    let all_stacks = args.output.all_stacks();
     let warm = (args.sample_rate == 0)
-        .then(|| crate::warm::Warmup::start(trace_abs.clone(), opts.debug_dirs.clone()))
+        .then(|| crate::warm::Warmup::start(trace_abs.clone(), opts.debug_dirs.clone(), all_stacks))
         .flatten();
     let ended = supervise::wait_all(child.id());
     let sym = match warm {
