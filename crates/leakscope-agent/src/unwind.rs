@@ -314,8 +314,8 @@ impl WalkCache {
         // SAFETY: every slot of steps 0..upto lies in [low_slot, stack top) of this live stack.
         let holds =
             |&(slot, value): &(usize, usize)| unsafe { (slot as *const usize).read() == value };
-        // Usually all hold: test them without a branch per check (a third faster on deep stacks), and find
-        // the first that does not only when one does not.
+        // Usually all hold: test them without a branch per check (an early exit cost deep's ~80-frame walks
+        // 50 instructions more), and find the first that does not only when one does not.
         if checks.iter().fold(true, |ok, c| ok & holds(c)) {
             return upto;
         }
