@@ -129,9 +129,10 @@ fn emit_final_snapshot() {
 
 /// Writes the last chunk of this image.
 pub fn emit_end(status: ExitStatus) {
-    let sites = stacks::all();
-    let allocs: u64 = sites.iter().map(|s| s.sample().allocs).sum();
-    let live: u64 = sites.iter().map(|s| s.sample().live_blocks).sum();
+    let (allocs, live) = stacks::all()
+        .iter()
+        .map(|s| s.sample())
+        .fold((0, 0), |(a, l), s| (a + s.allocs, l + s.live_blocks));
     if allocs == 0 && !crate::light::saw_calls() && status != ExitStatus::Exec {
         warn("no allocation was intercepted: the program may be statically linked or use its own allocator");
     }
