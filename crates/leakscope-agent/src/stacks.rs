@@ -1,12 +1,13 @@
 //! Interned call stacks (allocation sites) and their live counters.
 //!
 //! Each distinct stack gets a dense id and one [`Site`] that lives forever. Lookups are lock-free: a hash
-//! table of site pointers that is only ever replaced whole (grown copies are published by pointer swap; the
-//! old table stays mapped for a reader still probing it, its memory given back). Inserting a new stack
-//! takes a lock; that happens once per distinct stack. A stack is known by its 64-bit hash and frame count
-//! (see [`key`]), as the threads' site caches know it: comparing frames too, and reading the site for its
-//! id, cost 29% of the agent's time where a program's stacks outnumber those caches. Stacks are stored packed as the trace stores them
-//! ([`leakscope_trace::packed`]: 2–4 bytes a frame instead of 8, a third of what a million stacks took).
+//! table of (key, site id) slots that is only ever replaced whole (grown copies are published by pointer
+//! swap; the old table stays mapped for a reader still probing it, its memory given back). Inserting a new
+//! stack takes a lock; that happens once per distinct stack. A stack is known by its 64-bit hash and frame
+//! count (see [`key`]), as the threads' site caches know it: comparing frames too, and reading the site for
+//! its id, cost 29% of the agent's time where a program's stacks outnumber those caches. Stacks are stored
+//! packed as the trace stores them ([`leakscope_trace::packed`]: 2–4 bytes a frame instead of 8, a third of
+//! what a million stacks took).
 
 use crate::sync::SpinLock;
 use alloc::boxed::Box;

@@ -325,6 +325,8 @@ fn process_report(
         cache: FastMap::default(),
     };
     let checking = opts.check_pid == Some(p.pid);
+    // A live check's report shows new and grown records of every kind.
+    let all_stacks = opts.all_stacks || checking;
     let scan: Option<&Leaks> = if checking {
         p.checks.last()
     } else {
@@ -332,8 +334,7 @@ fn process_report(
     };
     match scan {
         Some(leaks) => {
-            let reachable = opts.all_stacks || checking;
-            report.records = loss_records(&leaks.records, &mut stacks, reachable);
+            report.records = loss_records(&leaks.records, &mut stacks, all_stacks);
             report.summary = Some(summarize(&leaks.records));
             report.scan = Some(leaks.stats);
         }
@@ -355,7 +356,7 @@ fn process_report(
         kinds.entry(r.stack).or_default()[r.kind as usize] += r.bytes;
     }
     let curve = p.timeline.running_len() >= CURVE_SNAPSHOTS;
-    if opts.all_stacks || checking || curve {
+    if all_stacks || curve {
         let (timeline, sites, omitted) = crate::sites::build(p, &kinds, &mut |id| stacks.get(id));
         report.sites_omitted = omitted;
         report.timeline = timeline;
